@@ -1,0 +1,83 @@
+"""The `teambot` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="teambot", description="Chat-ops bot for project teams.")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    console = sub.add_parser("console", help="chat with teambot locally (SQLite, no credentials)")
+    console.add_argument("--user", help="who you are (default: your login name)")
+    console.add_argument("--channel", default="general", help="the channel you are in")
+    console.add_argument("-c", "--command", help="run this command (or lines) and exit")
+    console.add_argument("file", nargs="?", type=argparse.FileType("r", encoding="utf-8"),
+                         help="run the commands in this file, one per line")  # fmt: skip
+
+    sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_cmd", required=True, metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="apply schema migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    db_sub.add_parser("current", help="show the schema revision")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        print(f"teambot: bad configuration:\n{err}", file=sys.stderr)
+        return 2
+
+    if args.cmd == "console":
+        from bot.app import build_app
+        from bot.console import Console, default_user, main_loop, wants_color
+
+        app = build_app(settings)
+        try:
+            console = Console(
+                router=app.router,
+                user=args.user or default_user(),
+                channel=args.channel,
+                out=sys.stdout,
+                color=wants_color(sys.stdout),
+            )
+            return main_loop(console, command=args.command, source=args.file)
+        finally:
+            app.close()
+    if args.cmd == "demo":
+        from bot.demo import run_demo
+
+        return run_demo(settings)
+    if args.cmd == "db":
+        from storage.db import Database
+        from storage.migrate import current_revision, upgrade
+
+        database = Database(settings.database_url)
+        try:
+            if args.db_cmd == "upgrade":
+                ran = upgrade(database, args.revision)
+                print(f"schema at {current_revision(database)}" + ("" if ran else " (already current)"))
+            else:
+                print(current_revision(database) or "empty (no schema yet)")
+        finally:
+            database.dispose()
+        return 0
+    raise AssertionError(args.cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

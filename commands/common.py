@@ -1,0 +1,137 @@
+"""Pieces several command modules share: task views, people lists, buttons, notices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.types import Button, Lit, Mention, Notification, Reply, Rich, Span
+from storage.enums import TaskStatus
+from storage.models import Member, Milestone, Task
+
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What templates may read of a task."""
+
+    key: str
+    title: str
+    status: str
+    prio: str
+    kind: str
+    due: date | None
+    overdue: bool
+    milestone: str | None
+    blocked_reason: str | None
+
+
+def task_view(ctx: Ctx, task: Task, milestone: Milestone | None = None) -> TaskView:
+    if milestone is None and task.milestone_id is not None:
+        milestone = ctx.session.get(Milestone, task.milestone_id)
+    return TaskView(
+        key=ctx.task_key(task),
+        title=task.title,
+        status=task.status,
+        prio=task.priority,
+        kind=task.kind,
+        due=task.due,
+        overdue=is_overdue(task, ctx.today),
+        milestone=milestone.name if milestone else None,
+        blocked_reason=task.blocked_reason,
+    )
+
+
+def is_overdue(task: Task, today: date) -> bool:
+    return task.due is not None and task.due < today and task.status != TaskStatus.DONE.value
+
+
+def join_people(people: Iterable[Mention], *, empty: str = "—", sep: str = ", ") -> Rich:
+    spans: list[Span] = []
+    for person in people:
+        if spans:
+            spans.append(Lit(sep))
+        spans.append(person)
+    return Rich(tuple(spans)) if spans else Rich.lit(empty)
+
+
+def take_people(ctx: Ctx, words: Sequence[str]) -> tuple[list[Member], list[str]]:
+    """Split `@…` words into members (in order, without repeats) and the other words."""
+    members: list[Member] = []
+    rest: list[str] = []
+    seen: set[int] = set()
+    for word in words:
+        if word.startswith("@") and len(word) > 1:
+            member = ctx.resolve_person(word)
+            assert member.id is not None
+            if member.id not in seen:
+                seen.add(member.id)
+                members.append(member)
+        else:
+            rest.append(word)
+    return members, rest
+
+
+def clean_title(ctx: Ctx, words: Sequence[str]) -> str:
+    title = " ".join(words).strip()
+    if not title:
+        raise CommandError("missing_title")
+    if len(title) > MAX_TITLE:
+        raise CommandError("title_too_long", limit=MAX_TITLE)
+    return title
+
+
+def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:
+    key = ctx.task_key(task)
+    buttons: list[Button] = []
+    status = task.status
+    if status in (TaskStatus.TODO.value, TaskStatus.BLOCKED.value):
+        buttons.append(Button(ctx.t("common.btn_start"), f"task start {key}", "task_start", "primary"))
+    if status != TaskStatus.DONE.value:
+        buttons.append(Button(ctx.t("common.btn_done"), f"task done {key}", "task_done", "primary"))
+        if status != TaskStatus.BLOCKED.value:
+            buttons.append(Button(ctx.t("common.btn_block"), f"task block {key}", "task_block", "danger"))
+        if not has_r:
+            buttons.append(Button(ctx.t("common.btn_claim"), f"task claim {key}", "task_claim"))
+    else:
+        buttons.append(Button(ctx.t("common.btn_reopen"), f"task reopen {key}", "task_reopen"))
+    return tuple(buttons)
+
+
+def notices(
+    ctx: Ctx, recipients: Iterable[tuple[int, str]], build: "NoticeBuilder"
+) -> tuple[Notification, ...]:
+    """One notification per member (the first reason wins), never to the actor."""
+    chosen: dict[int, str] = {}
+    for member_id, reason in recipients:
+        if member_id != ctx.member_id and member_id not in chosen:
+            chosen[member_id] = reason
+    people = ctx.people(chosen)
+    out = []
+    for member_id, reason in chosen.items():
+        person = people[member_id]
+        out.append(
+            Notification(
+                member_id=member_id,
+                platform_user_id=person.platform_user_id,
+                platform=person.platform,
+                reason=reason,
+                reply=build(reason),
+            )
+        )
+    return tuple(out)
+
+
+class NoticeBuilder:
+    """Builds the DM for one reason (`i`, `c`, `assignee`), sharing the wording."""
+
+    def __init__(self, ctx: Ctx, key: str, **params: object) -> None:
+        self.ctx, self.key, self.params = ctx, key, params
+
+    def __call__(self, reason: str) -> Reply:
+        title = self.ctx.t(self.key, **self.params)
+        return Reply(title=title, lines=(self.ctx.t("notify.why", reason=reason),))

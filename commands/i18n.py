@@ -1,0 +1,163 @@
+"""Message wording: one Jinja2 environment, templates per locale.
+
+Each area (`task`, `raci`, …) has one template file per locale,
+`templates/<locale>/<area>.j2`, made of macros; `Catalog.text("task.created",
+…)` calls the macro `created` of the locale's `task.j2`. Both locales define
+the same macros with the same parameters (a test checks it).
+
+Every `{{ value }}` a template prints passes through `_finalize`, which marks
+it as a value (escaped by renderers) or as a mention; only the template's own
+words come out as literal text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from commands.types import Lit, Mention, Rich, Span, Val
+
+LOCALES = ("en", "zh")
+DEFAULT_LOCALE = "en"
+TEMPLATES = Path(__file__).with_name("templates")
+
+# Private-use characters frame values and mentions inside rendered text.
+_VAL_OPEN, _VAL_CLOSE = "\ue000", "\ue001"
+_MEN_OPEN, _MEN_CLOSE = "\ue002", "\ue003"
+_MARKERS = re.compile("[\ue000-\ue003]")
+_SPLIT = re.compile("(\ue000[^\ue001]*\ue001|\ue002[^\ue003]*\ue003)")
+
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+}
+
+
+def strip_markers(text: str) -> str:
+    return _MARKERS.sub("", text)
+
+
+class Fragment(str):
+    """Already rendered rich text, printed as it is by another template."""
+
+    __slots__ = ()
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, Fragment):
+        return value
+    if isinstance(value, Mention):
+        return f"{_MEN_OPEN}{value.member_id}\x1f{value.platform}\x1f{value.platform_user_id}\x1f{strip_markers(value.name)}{_MEN_CLOSE}"
+    if isinstance(value, Rich):
+        return Fragment(to_marked(value))
+    if value is None:
+        return ""
+    return f"{_VAL_OPEN}{strip_markers(str(value))}{_VAL_CLOSE}"
+
+
+def to_marked(rich: Rich) -> str:
+    out = []
+    for span in rich.spans:
+        if isinstance(span, Lit):
+            out.append(strip_markers(span.text))
+        else:
+            out.append(_finalize(span))
+    return "".join(out)
+
+
+def parse_marked(text: str) -> Rich:
+    spans: list[Span] = []
+    for piece in _SPLIT.split(text):
+        if not piece:
+            continue
+        if piece[0] == _VAL_OPEN:
+            spans.append(Val(piece[1:-1]))
+        elif piece[0] == _MEN_OPEN:
+            member_id, platform, user_id, name = piece[1:-1].split("\x1f", 3)
+            spans.append(Mention(int(member_id), name, platform, user_id))
+        else:
+            spans.append(Lit(piece))
+    merged: list[Span] = []
+    for span in spans:
+        if merged and isinstance(span, Lit) and isinstance(merged[-1], Lit):
+            merged[-1] = Lit(merged[-1].text + span.text)
+        else:
+            merged.append(span)
+    return Rich(tuple(merged))
+
+
+def _format_date(value: date | datetime | None, locale: str, with_weekday: bool = True) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    weekday = _WEEKDAYS.get(locale, _WEEKDAYS["en"])[value.weekday()]
+    return f"{value.isoformat()} ({weekday})" if with_weekday else value.isoformat()
+
+
+def build_environment(locale: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES / locale)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["day"] = lambda v, weekday=True: Fragment(
+        _finalize(_format_date(v, locale, weekday))
+    )
+    env.filters["rich"] = lambda v: Fragment(_finalize(v))
+    return env
+
+
+class Catalog:
+    """All wording, for every locale; built once at start-up."""
+
+    def __init__(self) -> None:
+        self._envs = {locale: build_environment(locale) for locale in LOCALES}
+        self._modules: dict[tuple[str, str], Any] = {}
+
+    def macro(self, locale: str, key: str) -> Callable[..., str]:
+        area, _, name = key.partition(".")
+        loc = locale if locale in self._envs else DEFAULT_LOCALE
+        module = self._modules.get((loc, area))
+        if module is None:
+            module = self._envs[loc].get_template(f"{area}.j2").module
+            self._modules[(loc, area)] = module
+        macro = getattr(module, name, None)
+        if macro is None:
+            raise KeyError(f"no message {key!r} for locale {loc!r}")
+        return macro  # type: ignore[no-any-return]
+
+    def text(self, locale: str, key: str, /, **params: Any) -> Rich:
+        return parse_marked(self.macro(locale, key)(**params).strip())
+
+    def lines(self, locale: str, key: str, /, **params: Any) -> tuple[Rich, ...]:
+        """A message that spans several lines, one `Rich` per non-empty line."""
+        raw = self.macro(locale, key)(**params)
+        return tuple(parse_marked(line.strip()) for line in raw.splitlines() if line.strip())
+
+
+@lru_cache(maxsize=1)
+def macro_signatures() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Macro names and parameters per locale, for the completeness test."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for locale in LOCALES:
+        env = build_environment(locale)
+        found: dict[str, tuple[str, ...]] = {}
+        for path in sorted((TEMPLATES / locale).glob("*.j2")):
+            module = env.get_template(path.name).module
+            for name in dir(module):
+                macro = getattr(module, name)
+                if not name.startswith("_") and hasattr(macro, "arguments"):
+                    found[f"{path.stem}.{name}"] = tuple(macro.arguments)
+        out[locale] = found
+    return out

@@ -1,0 +1,140 @@
+"""/milestone: dated goals and their progress."""
+
+from __future__ import annotations
+
+from commands.common import join_people, task_view
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.parsing import parse_date, split_options
+from commands.permissions import Permission
+from commands.registry import Args, CommandSpec
+from commands.task import _milestone
+from commands.types import Field, Reply, Tone, Visibility
+from storage import repo
+from storage.enums import MilestoneStatus, TaskStatus
+from storage.models import Milestone
+
+MAX_NAME = 80
+SHOW_TASKS = 15
+
+
+def _progress(done: int, total: int) -> int:
+    return round(100 * done / total) if total else 0
+
+
+def add(ctx: Ctx, args: Args) -> Reply:
+    options, words = split_options(args.words)
+    name = " ".join(words).strip()
+    if not name:
+        raise CommandError("missing_name")
+    if len(name) > MAX_NAME:
+        raise CommandError("title_too_long", limit=MAX_NAME)
+    if "due" not in options:
+        raise CommandError("need_due")
+    if set(options) - {"due"}:
+        raise CommandError("unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due"))
+    due = parse_date(options["due"], today=ctx.today)
+    if repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name) is not None:
+        raise CommandError("milestone_exists", name=name)
+    milestone = Milestone(project_id=ctx.project_id, name=name, due=due, created_at=ctx.now)
+    ctx.session.add(milestone)
+    ctx.session.flush()
+    return Reply(
+        title=ctx.t("milestone.created", name=name, due=due, days=(due - ctx.today).days),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
+
+
+def list_(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    milestones = repo.list_milestones(ctx.session, project_id=ctx.project_id)
+    progress = repo.milestone_progress(ctx.session, milestone_ids=[m.id for m in milestones if m.id])
+    items = tuple(
+        ctx.t(
+            "milestone.item",
+            name=m.name,
+            due=m.due,
+            done=progress[m.id or 0][0],
+            total=progress[m.id or 0][1],
+            pct=_progress(*progress[m.id or 0]),
+            status=m.status,
+            late=m.status == MilestoneStatus.OPEN.value and m.due < ctx.today,
+        )
+        for m in milestones
+    )
+    footer = () if milestones else (ctx.t("milestone.none"),)
+    return Reply(title=ctx.t("milestone.list_title", count=len(milestones)), items=items, footer=footer)
+
+
+def show(ctx: Ctx, args: Args) -> Reply:
+    milestone = _milestone(ctx, _name(args))
+    assert milestone.id is not None
+    done, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[milestone.id]
+    open_tasks = repo.list_tasks(
+        ctx.session, project_id=ctx.project_id, milestone_id=milestone.id,
+        exclude_status=TaskStatus.DONE.value,
+    )  # fmt: skip
+    raci = repo.raci_of(ctx.session, task_ids=[t.id for t in open_tasks[:SHOW_TASKS] if t.id])
+    people = ctx.people({m for roles in raci.values() for m in roles["A"]})
+    items = tuple(
+        ctx.t("milestone.task_item", task=task_view(ctx, t, milestone),
+              a=join_people(people[m] for m in raci[t.id or 0]["A"]))  # fmt: skip
+        for t in open_tasks[:SHOW_TASKS]
+    )
+    fields = (
+        Field(ctx.t("common.label_due"), ctx.t("milestone.due", due=milestone.due,
+                                               days=(milestone.due - ctx.today).days,
+                                               status=milestone.status)),  # fmt: skip
+        Field(ctx.t("milestone.label_progress"),
+              ctx.t("milestone.progress", done=done, total=total, pct=_progress(done, total))),
+    )  # fmt: skip
+    footer = ()
+    if len(open_tasks) > SHOW_TASKS:
+        footer = (ctx.t("task.list_more", more=len(open_tasks) - SHOW_TASKS),)
+    return Reply(
+        title=ctx.t("milestone.show_title", name=milestone.name, status=milestone.status),
+        fields=fields,
+        items=items,
+        footer=footer,
+    )
+
+
+def done(ctx: Ctx, args: Args) -> Reply:
+    milestone = _milestone(ctx, _name(args))
+    assert milestone.id is not None
+    if milestone.status == MilestoneStatus.DONE.value:
+        raise CommandError("milestone_already_done", name=milestone.name)
+    milestone.status = MilestoneStatus.DONE.value
+    milestone.done_at = ctx.now
+    done_count, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[milestone.id]
+    lines = ()
+    if total > done_count:
+        lines = (ctx.t("milestone.still_open", count=total - done_count),)
+    return Reply(
+        title=ctx.t("milestone.finished", name=milestone.name, who=ctx.mention(ctx.member)),
+        lines=lines,
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
+
+
+def _name(args: Args) -> str:
+    name = args.rest().strip()
+    if not name:
+        raise CommandError("missing_name")
+    return name
+
+
+SPECS = [
+    CommandSpec("milestone", "add", add, "/milestone add <name> due:<date>",
+                ("/milestone add Beta due:2026-12-20", "/milestone add 内测 due:下周五"),
+                permission=Permission.ADMIN, aliases=("new", "新建", "添加")),
+    CommandSpec("milestone", "list", list_, "/milestone list", ("/milestone list",),
+                aliases=("ls", "列表")),
+    CommandSpec("milestone", "show", show, "/milestone show <name>", ("/milestone show Beta",),
+                aliases=("查看",)),
+    CommandSpec("milestone", "done", done, "/milestone done <name>", ("/milestone done Beta",),
+                permission=Permission.ADMIN, aliases=("完成",)),
+]  # fmt: skip

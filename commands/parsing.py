@@ -1,0 +1,191 @@
+"""The small grammar shared by all commands: words, options, keys, dates."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from commands.errors import CommandError
+
+_OPEN_QUOTES = {'"': '"', "“": "”", "「": "」"}
+_SPACE = re.compile(r"\s")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split on white space (full-width too); double quotes group words.
+
+    Quotes may also open inside a word (`ms:"Beta 2"`). An unclosed quote
+    runs to the end of the text. Single quotes are apostrophes, not quotes.
+    """
+    tokens: list[str] = []
+    current: list[str] = []
+    in_token = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _OPEN_QUOTES:
+            close = _OPEN_QUOTES[ch]
+            end = text.find(close, i + 1)
+            end = n if end < 0 else end
+            current.append(text[i + 1 : end])
+            in_token = True
+            i = end + 1
+            continue
+        if _SPACE.match(ch):
+            if in_token:
+                tokens.append("".join(current))
+                current, in_token = [], False
+        else:
+            current.append(ch)
+            in_token = True
+        i += 1
+    if in_token:
+        tokens.append("".join(current))
+    return tokens
+
+
+OPTION_ALIASES = {
+    "due": "due",
+    "截止": "due",
+    "到期": "due",
+    "prio": "prio",
+    "priority": "prio",
+    "优先级": "prio",
+    "ms": "ms",
+    "milestone": "ms",
+    "里程碑": "ms",
+    "kind": "kind",
+    "类型": "kind",
+    "period": "period",
+    "周期": "period",
+}
+_OPTION = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
+
+
+def split_options(tokens: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Pull `name:value` options out of the tokens; the rest keep their order."""
+    options: dict[str, str] = {}
+    rest: list[str] = []
+    for token in tokens:
+        match = _OPTION.match(token)
+        name = OPTION_ALIASES.get(match.group(1).lower()) if match else None
+        if match is None or name is None:
+            rest.append(token)
+            continue
+        value = match.group(2).strip()
+        if not value:
+            raise CommandError("empty_option", option=name)
+        if name in options:
+            raise CommandError("repeated_option", option=name)
+        options[name] = value
+    return options, rest
+
+
+_KEY = re.compile(r"^#?(?:([A-Za-z]{1,8})-)?(\d{1,9})$")
+LOOKS_LIKE_KEY = _KEY
+
+
+def parse_key(token: str, *, prefix: str) -> int:
+    """`T-12`, `t-12`, `#12` and `12` all name task 12."""
+    match = _KEY.match(token.strip())
+    if match is None or (match.group(1) and match.group(1).upper() != prefix.upper()):
+        raise CommandError("bad_key", value=token, prefix=prefix)
+    return int(match.group(2))
+
+
+def is_key(token: str, *, prefix: str) -> bool:
+    try:
+        parse_key(token, prefix=prefix)
+    except CommandError:
+        return False
+    return True
+
+
+_WEEKDAYS_EN = {
+    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
+    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
+    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
+}  # fmt: skip
+_WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
+_ZH_WEEKDAY = re.compile(r"^(下下|下)?(?:周|星期|礼拜)([一二三四五六日天七])$")
+_RELATIVE = re.compile(r"^\+(\d{1,4})([dw])$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
+_ZH_DATE = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]$")
+_NAMED = {
+    "today": 0, "今天": 0, "今日": 0,
+    "tomorrow": 1, "tmr": 1, "明天": 1, "明日": 1,
+    "后天": 2,
+}  # fmt: skip
+
+
+def _next_weekday(today: date, weekday: int) -> date:
+    """The next such weekday after today (a week ahead if today is one)."""
+    ahead = (weekday - today.weekday()) % 7 or 7
+    return today + timedelta(days=ahead)
+
+
+def _make(year: int, month: int, day: int, raw: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise CommandError("bad_date", value=raw) from None
+
+
+def parse_date(raw: str, *, today: date) -> date:
+    """A date in the forms of DESIGN.md, relative to `today` (project's time zone)."""
+    text = raw.strip().lower()
+    if text in _NAMED:
+        return today + timedelta(days=_NAMED[text])
+    if text in _WEEKDAYS_EN:
+        return _next_weekday(today, _WEEKDAYS_EN[text])
+    if match := _ZH_WEEKDAY.match(text):
+        weekday = _WEEKDAYS_ZH[match.group(2)]
+        if not match.group(1):
+            return _next_weekday(today, weekday)
+        weeks = len(match.group(1))  # 下 = next week, 下下 = the week after
+        monday = today - timedelta(days=today.weekday()) + timedelta(weeks=weeks)
+        return monday + timedelta(days=weekday)
+    if match := _RELATIVE.match(text):
+        count = int(match.group(1))
+        return today + (timedelta(days=count) if match.group(2) == "d" else timedelta(weeks=count))
+    if match := _ISO.match(text):
+        return _make(int(match.group(1)), int(match.group(2)), int(match.group(3)), raw)
+    if (match := _MONTH_DAY.match(text)) or (match := _ZH_DATE.match(text)):
+        groups = match.groups()
+        explicit_year = groups[0] if len(groups) == 3 else None
+        month, day = int(groups[-2]), int(groups[-1])
+        if explicit_year:
+            return _make(int(explicit_year), month, day, raw)
+        candidate = _make(today.year, month, day, raw)
+        # A month and day without a year is the next such date: today or later.
+        return candidate if candidate >= today else _make(today.year + 1, month, day, raw)
+    raise CommandError("bad_date", value=raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A closed set of words with aliases, e.g. priorities."""
+
+    name: str
+    values: dict[str, str]
+
+    def parse(self, raw: str) -> str:
+        value = self.values.get(raw.strip().lower())
+        if value is None:
+            raise CommandError("bad_choice", option=self.name, value=raw,
+                               allowed=sorted(set(self.values.values())))  # fmt: skip
+        return value
+
+
+PRIORITY = Choice("prio", {
+    "high": "high", "h": "high", "高": "high", "urgent": "high", "p1": "high",
+    "med": "med", "medium": "med", "m": "med", "normal": "med", "中": "med", "p2": "med",
+    "low": "low", "l": "low", "低": "low", "p3": "low",
+})  # fmt: skip
+KIND = Choice("kind", {
+    "task": "task", "任务": "task",
+    "bug": "bug", "缺陷": "bug", "故障": "bug",
+    "risk": "risk", "风险": "risk",
+})  # fmt: skip

@@ -1,0 +1,73 @@
+"""Who may do what (DESIGN.md, "Permissions"), decided here and nowhere else.
+
+- MEMBER: anyone in a bound channel (create tasks, comment, answer standups,
+  add retro notes, read anything).
+- TASK_EDIT: a task's status, due date and assignees: its creator, its R and A
+  members, and project admins.
+- TASK_CLAIM: taking an unassigned task (no R yet) as its R: anyone; once a
+  task has an R, claiming is a change of assignees and needs TASK_EDIT.
+- TASK_RACI: a task's RACI roles: its A, its creator while it has no A, and
+  admins.
+- ADMIN: schedules, KPI targets, deletions, links, exports, milestones,
+  project settings (language, time zone) and the admin list itself.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from commands.errors import CommandError
+from storage.enums import Role
+from storage.models import Task
+
+
+class Permission(StrEnum):
+    MEMBER = "member"
+    TASK_EDIT = "task_edit"
+    TASK_CLAIM = "task_claim"
+    TASK_RACI = "task_raci"
+    ADMIN = "admin"
+
+
+def allowed(
+    permission: Permission,
+    *,
+    member_id: int,
+    is_admin: bool,
+    task: Task | None = None,
+    roles: dict[str, list[int]] | None = None,
+) -> bool:
+    if permission is Permission.MEMBER or is_admin:
+        return True
+    if permission is Permission.ADMIN:
+        return False
+    if task is None or roles is None:
+        raise ValueError(f"{permission} needs the task and its roles")
+    is_creator = task.creator_id == member_id
+    if permission is Permission.TASK_EDIT:
+        return (
+            is_creator
+            or member_id in roles[Role.R.value]
+            or member_id in roles[Role.A.value]
+        )
+    if permission is Permission.TASK_CLAIM:
+        return not roles[Role.R.value] or allowed(
+            Permission.TASK_EDIT, member_id=member_id, is_admin=is_admin, task=task, roles=roles
+        )
+    if permission is Permission.TASK_RACI:
+        accountable = roles[Role.A.value]
+        return member_id in accountable or (is_creator and not accountable)
+    raise AssertionError(permission)
+
+
+def authorize(
+    permission: Permission,
+    *,
+    member_id: int,
+    is_admin: bool,
+    task: Task | None = None,
+    roles: dict[str, list[int]] | None = None,
+) -> None:
+    """Raise the user-facing refusal when `allowed` says no."""
+    if not allowed(permission, member_id=member_id, is_admin=is_admin, task=task, roles=roles):
+        raise CommandError("denied", need=permission.value)

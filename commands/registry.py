@@ -1,0 +1,110 @@
+"""Command specs and the one table that lists them."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from commands.context import Ctx
+from commands.permissions import Permission
+from commands.types import Reply
+
+
+class Target(StrEnum):
+    NONE = "none"
+    TASK = "task"  # the first word is a task key; the router loads and authorizes it
+
+
+@dataclass(frozen=True)
+class Args:
+    """The words after the command (and after the task key, for task commands)."""
+
+    words: list[str]
+
+    def rest(self) -> str:
+        return " ".join(self.words)
+
+
+Handler = Callable[[Ctx, Args], Reply]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    group: str
+    name: str
+    handler: Handler
+    usage: str
+    examples: tuple[str, ...]
+    permission: Permission = Permission.MEMBER
+    target: Target = Target.NONE
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}.{self.name}"
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    aliases: tuple[str, ...] = ()
+    # Chooses a sub-command when the first word is not one (e.g. `/raci T-1`).
+    fallback: Callable[[list[str]], str | None] | None = None
+
+
+@dataclass
+class Registry:
+    groups: dict[str, Group] = field(default_factory=dict)
+    specs: dict[str, CommandSpec] = field(default_factory=dict)
+    _group_alias: dict[str, str] = field(default_factory=dict)
+    _sub_alias: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, groups: Iterable[Group], specs: Iterable[CommandSpec]) -> Registry:
+        reg = cls()
+        for group in groups:
+            for word in (group.name, *group.aliases):
+                if word in reg._group_alias:
+                    raise ValueError(f"group word {word!r} used twice")
+                reg._group_alias[word] = group.name
+            reg.groups[group.name] = group
+        for spec in specs:
+            if spec.group not in reg.groups:
+                raise ValueError(f"{spec.id}: unknown group")
+            if spec.id in reg.specs:
+                raise ValueError(f"{spec.id}: registered twice")
+            reg.specs[spec.id] = spec
+            for word in (spec.name, *spec.aliases):
+                if (spec.group, word) in reg._sub_alias:
+                    raise ValueError(f"{spec.id}: word {word!r} used twice in its group")
+                reg._sub_alias[(spec.group, word)] = spec.name
+        return reg
+
+    def group_of(self, word: str) -> str | None:
+        return self._group_alias.get(word.lower())
+
+    def lookup(self, group: str, word: str) -> CommandSpec | None:
+        name = self._sub_alias.get((group, word.lower()))
+        return None if name is None else self.specs[f"{group}.{name}"]
+
+    def in_group(self, group: str) -> list[CommandSpec]:
+        return [s for s in self.specs.values() if s.group == group]
+
+    def closest(self, words: list[str]) -> CommandSpec | None:
+        """The spec whose name is nearest to what was typed, for error messages."""
+        typed = " ".join(w.lower() for w in words[:2])
+        names = {f"{s.group} {s.name}": s for s in self.specs.values()}
+        match = difflib.get_close_matches(typed, list(names), n=1, cutoff=0.5)
+        if match:
+            return names[match[0]]
+        if words:
+            group = difflib.get_close_matches(words[0].lower(), list(self._group_alias), n=1)
+            if group:
+                return self.first_of(self._group_alias[group[0]])
+        return None
+
+    def first_of(self, group: str) -> CommandSpec | None:
+        specs = self.in_group(group)
+        return specs[0] if specs else None

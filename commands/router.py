@@ -1,0 +1,236 @@
+"""From an `Inbound` to a `Reply`: parse, find the handler, run it in one transaction.
+
+`route` raises `CommandError` for anything the person got wrong (the
+transaction is rolled back, nothing changes); `handle` is the boundary that
+turns that into an error reply and any other exception into a logged, generic
+apology.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session
+
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
+from commands.parsing import parse_key, tokenize
+from commands.permissions import Permission, authorize
+from commands.registry import Args, CommandSpec, Registry, Target
+from commands.types import Inbound, Reply, Rich, Tone, Visibility
+from storage import repo
+from storage.db import Database
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4000
+UMBRELLA = "teambot"
+HELP_WORDS = {"help", "?", "帮助", "h"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Settings for projects created on first use."""
+
+    timezone: str = "UTC"
+    locale: str = DEFAULT_LOCALE
+
+
+def normalize(text: str) -> str:
+    """NFKC-fold full-width forms (／ＴＡＳＫ, ：) and drop control and marker characters."""
+    text = unicodedata.normalize("NFKC", strip_markers(text))
+    return _CONTROL.sub(" ", text).strip()
+
+
+def pick_locale(*candidates: str | None) -> str:
+    for locale in candidates:
+        if locale:
+            short = locale.replace("_", "-").split("-")[0].lower()
+            if short in LOCALES:
+                return short
+    return DEFAULT_LOCALE
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: Catalog,
+        registry: Registry,
+        defaults: Defaults | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.registry = registry
+        self.defaults = defaults or Defaults()
+        self.clock = clock
+
+    # -- the boundary ---------------------------------------------------------
+
+    def handle(self, inbound: Inbound) -> Reply:
+        locale = [pick_locale(inbound.user_locale, self.defaults.locale)]
+        try:
+            return self.route(inbound, _locale_out=locale)
+        except CommandError as err:
+            return self.error_reply(err, locale[0])
+        except Exception:
+            log.exception(
+                "command failed: event=%s platform=%s channel=%s",
+                inbound.event_id,
+                inbound.platform,
+                inbound.channel_id,
+            )
+            return Reply(
+                title=self.catalog.text(locale[0], "errors.apology"),
+                tone=Tone.ERROR,
+                visibility=Visibility.EPHEMERAL,
+            )
+
+    def error_reply(self, err: CommandError, locale: str) -> Reply:
+        lines: tuple[Rich, ...] = ()
+        spec = self.registry.specs.get(err.command) if err.command else None
+        if spec is not None:
+            lines = self.catalog.lines(
+                locale, "errors.usage", usage=spec.usage, example=spec.examples[0]
+            )
+        return Reply(
+            title=self.catalog.text(locale, err.key, **err.params),
+            lines=lines,
+            tone=Tone.ERROR,
+            visibility=Visibility.EPHEMERAL,
+        )
+
+    # -- parsing and dispatch ---------------------------------------------------
+
+    def route(self, inbound: Inbound, *, _locale_out: list[str] | None = None) -> Reply:
+        """Run one command; raises `CommandError` with nothing changed."""
+        text = normalize(inbound.text)
+        if len(text) > MAX_TEXT:
+            raise CommandError("too_long", limit=MAX_TEXT)
+        words = tokenize(text)
+        if words and words[0].startswith("/"):
+            words[0] = words[0][1:]
+            if not words[0]:
+                words.pop(0)
+        if not words:
+            raise CommandError("empty", command="teambot.help")
+        if words[0].lower() in HELP_WORDS:
+            words = [UMBRELLA, "help", *words[1:]]
+        with self.db.transaction() as session:
+            ctx = self._context(session, inbound)
+            if _locale_out is not None:
+                _locale_out[0] = ctx.locale
+            spec, rest = self.resolve(words)
+            try:
+                return self._run(ctx, spec, rest)
+            except CommandError as err:
+                if err.command is None and err.key != "errors.denied":
+                    err.command = spec.id
+                raise
+
+    def resolve(self, words: list[str]) -> tuple[CommandSpec, list[str]]:
+        group = self.registry.group_of(words[0])
+        rest = words[1:]
+        if group == UMBRELLA and rest and self.registry.group_of(rest[0]) not in (None, UMBRELLA):
+            group = self.registry.group_of(rest[0])
+            rest = rest[1:]
+        if group is None:
+            closest = self.registry.closest(words)
+            raise CommandError(
+                "unknown_command", word=words[0], command=closest.id if closest else "teambot.help"
+            )
+        if rest:
+            spec = self.registry.lookup(group, rest[0])
+            if spec is not None:
+                return spec, rest[1:]
+        fallback = self.registry.groups[group].fallback
+        name = fallback(rest) if fallback else None
+        if name is None:
+            closest = self.registry.closest([group, *rest[:1]]) if rest else None
+            first = self.registry.first_of(group)
+            target = closest if closest and closest.group == group else first
+            if rest:
+                raise CommandError(
+                    "unknown_subcommand", group=group, word=rest[0],
+                    command=target.id if target else None,
+                )  # fmt: skip
+            raise CommandError("missing_subcommand", group=group, command=target.id if target else None)
+        return self.registry.specs[f"{group}.{name}"], rest
+
+    def _context(self, session: Session, inbound: Inbound) -> Ctx:
+        workspace = repo.ensure_workspace(
+            session,
+            platform=inbound.platform,
+            external_id=inbound.workspace_id,
+            name=inbound.workspace_name,
+        )
+        binding, project, created = repo.bind_channel(
+            session,
+            workspace=workspace,
+            channel_id=inbound.channel_id,
+            name=inbound.channel_name,
+            timezone=self.defaults.timezone,
+            locale=None,
+        )
+        member = repo.ensure_member(
+            session,
+            workspace=workspace,
+            platform_user_id=inbound.user_id,
+            display_name=inbound.user_name,
+            timezone=inbound.user_timezone,
+            locale=inbound.user_locale,
+        )
+        assert project.id is not None and member.id is not None
+        if created:
+            repo.add_admin(session, project_id=project.id, member_id=member.id)
+        admins = repo.admin_ids(session, project_id=project.id)
+        try:
+            ZoneInfo(project.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            project.timezone = "UTC"
+        return Ctx(
+            session=session,
+            inbound=inbound,
+            catalog=self.catalog,
+            workspace=workspace,
+            project=project,
+            binding=binding,
+            member=member,
+            locale=pick_locale(project.locale, member.locale, self.defaults.locale),
+            now=self.clock(),
+            is_admin=member.id in admins,
+        )
+
+    def _run(self, ctx: Ctx, spec: CommandSpec, rest: list[str]) -> Reply:
+        roles = None
+        if spec.target is Target.TASK:
+            if not rest:
+                raise CommandError("missing_key", command=spec.id)
+            number = parse_key(rest[0], prefix=ctx.project.key_prefix)
+            task = repo.find_task(ctx.session, project_id=ctx.project_id, number=number)
+            if task is None:
+                raise CommandError("unknown_task", key=f"{ctx.project.key_prefix}-{number}")
+            assert task.id is not None
+            ctx.task = task
+            roles = repo.raci_of(ctx.session, task_ids=[task.id])[task.id]
+            rest = rest[1:]
+        if spec.permission is not Permission.MEMBER:
+            authorize(
+                spec.permission,
+                member_id=ctx.member_id,
+                is_admin=ctx.is_admin,
+                task=ctx.task,
+                roles=roles,
+            )
+        return spec.handler(ctx, Args(rest))

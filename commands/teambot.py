@@ -1,0 +1,141 @@
+"""/teambot: help, project language and time zone, admins; and the groups still to come."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from commands.common import join_people, take_people
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.i18n import LOCALES
+from commands.permissions import Permission, authorize
+from commands.registry import Args, CommandSpec, Registry
+from commands.types import Reply, Tone, Visibility
+from storage import repo
+
+MAX_ADMINS_SHOWN = 50
+
+
+def make_help(registry: Callable[[], Registry]) -> Callable[[Ctx, Args], Reply]:
+    """The help handler reads the finished registry, so it is built after it."""
+
+    def help_(ctx: Ctx, args: Args) -> Reply:
+        reg = registry()
+        words = [w.lstrip("/").lower() for w in args.words]
+        if words and words[0] == "teambot" and len(words) > 1:
+            words = words[1:]
+        group = reg.group_of(words[0]) if words else None
+        if words and group is None:
+            raise CommandError("unknown_help", word=words[0])
+        if group and len(words) > 1:
+            spec = reg.lookup(group, words[1])
+            if spec is None:
+                raise CommandError("unknown_help", word=" ".join(words[:2]))
+            return Reply(
+                title=ctx.t("help.one_title", usage=spec.usage),
+                lines=(ctx.t("help.summary", id=spec.id),),
+                items=tuple(ctx.t("common.value", value=e) for e in spec.examples),
+                footer=(ctx.t("help.examples_hint"),),
+            )
+        specs = reg.in_group(group) if group else list(reg.specs.values())
+        items = tuple(ctx.t("help.item", usage=s.usage, id=s.id) for s in specs)
+        return Reply(
+            title=ctx.t("help.title", group=group),
+            items=items,
+            footer=ctx.t_lines("help.footer"),
+        )
+
+    return help_
+
+
+def lang(ctx: Ctx, args: Args) -> Reply:
+    if len(args.words) != 1 or args.words[0].lower() not in _LANG_WORDS:
+        raise CommandError("bad_choice", option="lang", value=args.rest(), allowed=list(LOCALES))
+    ctx.project.locale = _LANG_WORDS[args.words[0].lower()]
+    ctx.locale = ctx.project.locale
+    return Reply(title=ctx.t("teambot.lang_set"), visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)
+
+
+_LANG_WORDS = {"en": "en", "english": "en", "英文": "en", "zh": "zh", "cn": "zh", "中文": "zh",
+               "zh-cn": "zh", "zh_cn": "zh"}  # fmt: skip
+
+
+def timezone(ctx: Ctx, args: Args) -> Reply:
+    if len(args.words) != 1:
+        raise CommandError("bad_timezone", value=args.rest())
+    name = args.words[0]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CommandError("bad_timezone", value=name) from None
+    ctx.project.timezone = name
+    return Reply(title=ctx.t("teambot.tz_set", tz=name, today=ctx.today),
+                 visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)  # fmt: skip
+
+
+def admin(ctx: Ctx, args: Args) -> Reply:
+    words = args.words
+    if not words or words[0].lower() in ("list", "ls", "列表"):
+        admins = sorted(repo.admin_ids(ctx.session, project_id=ctx.project_id))
+        people = ctx.people(admins)
+        return Reply(title=ctx.t("teambot.admins", who=join_people(people[m] for m in admins)))
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
+    action = words[0].lower()
+    people, rest = take_people(ctx, words[1:])
+    if action not in ("add", "remove", "rm", "添加", "移除") or rest or not people:
+        raise CommandError("bad_admin")
+    changed = []
+    for member in people:
+        assert member.id is not None
+        if action in ("add", "添加"):
+            if repo.add_admin(ctx.session, project_id=ctx.project_id, member_id=member.id):
+                changed.append(member.id)
+        else:
+            remaining = repo.admin_ids(ctx.session, project_id=ctx.project_id) - {member.id}
+            if not remaining:
+                raise CommandError("last_admin")
+            if repo.remove_admin(ctx.session, project_id=ctx.project_id, member_id=member.id):
+                changed.append(member.id)
+    if not changed:
+        raise CommandError("admin_unchanged")
+    names = ctx.people(changed)
+    key = "teambot.admin_added" if action in ("add", "添加") else "teambot.admin_removed"
+    return Reply(title=ctx.t(key, who=join_people(names[m] for m in changed)),
+                 visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)  # fmt: skip
+
+
+def coming(command: str) -> Callable[[Ctx, Args], Reply]:
+    """A command of the language that later work will build: says so, changes nothing."""
+
+    def handler(ctx: Ctx, args: Args) -> Reply:
+        return Reply(title=ctx.t("teambot.coming", command=command))
+
+    return handler
+
+
+def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
+    return [
+        CommandSpec("teambot", "help", make_help(registry), "/teambot help [command]",
+                    ("/teambot help", "/teambot help task add"), aliases=("?", "帮助")),
+        CommandSpec("teambot", "lang", lang, "/teambot lang en|zh", ("/teambot lang zh",),
+                    permission=Permission.ADMIN, aliases=("language", "语言")),
+        CommandSpec("teambot", "tz", timezone, "/teambot tz <zone>", ("/teambot tz Asia/Shanghai",),
+                    permission=Permission.ADMIN, aliases=("timezone", "时区")),
+        CommandSpec("teambot", "admin", admin, "/teambot admin [add|remove @user…]",
+                    ("/teambot admin add @li", "/teambot admin"), aliases=("admins", "管理员")),
+        CommandSpec("teambot", "link", coming("/teambot link"), "/teambot link [code]", ("/teambot link",),
+                    permission=Permission.ADMIN, aliases=("关联",)),
+        CommandSpec("teambot", "export", coming("/teambot export"), "/teambot export csv|json", ("/teambot export csv",),
+                    permission=Permission.ADMIN, aliases=("导出",)),
+        CommandSpec("standup", "soon", coming("/standup"),
+                    "/standup [y: <text>] [t: <text>] [b: <text>] | status | config … | off",
+                    ("/standup y: wrote the SRS t: review b: none",)),
+        CommandSpec("retro", "soon", coming("/retro"),
+                    "/retro start [title] [anon] | add well|improve|idea|action <text> | list | vote <n> | close",
+                    ("/retro start Sprint 12",)),
+        CommandSpec("kpi", "soon", coming("/kpi"), "/kpi [period:week|month|sprint] | /kpi target <metric><op><value>",
+                    ("/kpi period:week",)),
+        CommandSpec("digest", "soon", coming("/digest"), "/digest weekly <day> <hh:mm> | daily <hh:mm> | off",
+                    ("/digest weekly mon 09:00",)),
+    ]  # fmt: skip
