@@ -102,11 +102,14 @@ def render(reply: Reply, *, style: Style | None = None) -> str:
     for line in reply.footer:
         out.append(style.dim("  " + plain(line)))
     if reply.buttons:
-        actions = " | ".join(f"{plain(b.label)}: {b.command}" for b in reply.buttons)
+        actions = " | ".join(
+            f"{plain(b.label)}: {b.command}" + (f" <{plain(b.asks)}>" if b.asks else "")
+            for b in reply.buttons
+        )
         out.append(style.dim(f"  ▸ {actions}"))
     for note in reply.notifications:
         who = note.platform_user_id
-        text = " ".join(plain(r) for r in (note.reply.title, *note.reply.lines))
+        text = " — ".join(plain(r) for r in (note.reply.title, *note.reply.lines))
         out.append(style.dim(f"  ✉ to @{who}: {text}"))
     return "\n".join(out)
 

@@ -94,7 +94,8 @@ def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:
     if status != TaskStatus.DONE.value:
         buttons.append(Button(ctx.t("common.btn_done"), f"task done {key}", "task_done", "primary"))
         if status != TaskStatus.BLOCKED.value:
-            buttons.append(Button(ctx.t("common.btn_block"), f"task block {key}", "task_block", "danger"))
+            buttons.append(Button(ctx.t("common.btn_block"), f"task block {key}", "task_block",
+                                  "danger", asks=ctx.t("common.ask_reason")))  # fmt: skip
         if not has_r:
             buttons.append(Button(ctx.t("common.btn_claim"), f"task claim {key}", "task_claim"))
     else:

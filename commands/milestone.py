@@ -64,7 +64,7 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         )
         for m in milestones
     )
-    footer = () if milestones else (ctx.t("milestone.none"),)
+    footer = () if milestones else (ctx.t("milestone.empty"),)
     return Reply(title=ctx.t("milestone.list_title", count=len(milestones)), items=items, footer=footer)
 
 

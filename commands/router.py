@@ -75,6 +75,7 @@ class Router:
         self.registry = registry
         self.defaults = defaults or Defaults()
         self.clock = clock
+        self.crashes = 0  # unexpected exceptions answered with an apology
 
     # -- the boundary ---------------------------------------------------------
 
@@ -85,6 +86,7 @@ class Router:
         except CommandError as err:
             return self.error_reply(err, locale[0])
         except Exception:
+            self.crashes += 1
             log.exception(
                 "command failed: event=%s platform=%s channel=%s",
                 inbound.event_id,
@@ -135,7 +137,7 @@ class Router:
             try:
                 return self._run(ctx, spec, rest)
             except CommandError as err:
-                if err.command is None and err.key != "errors.denied":
+                if err.command is None:
                     err.command = spec.id
                 raise
 

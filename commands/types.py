@@ -103,12 +103,17 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Button:
-    """A button that runs `command` through the router as the person who pressed it."""
+    """A button that runs `command` through the router as the person who pressed it.
+
+    With `asks`, the platform first asks for a text (a modal, a form field)
+    and appends it to the command, e.g. the reason of `task block T-1`.
+    """
 
     label: Rich
     command: str
     action_id: str
     style: str = "default"
+    asks: Rich | None = None
 
 
 @dataclass(frozen=True, slots=True)
