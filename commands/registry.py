@@ -95,7 +95,10 @@ class Registry:
     def closest(self, words: list[str]) -> CommandSpec | None:
         """The spec whose name is nearest to what was typed, for error messages."""
         typed = " ".join(w.lower() for w in words[:2])
-        names = {f"{s.group} {s.name}": s for s in self.specs.values()}
+        names = {
+            f"{group} {word}": self.specs[f"{group}.{name}"]
+            for (group, word), name in self._sub_alias.items()
+        }
         match = difflib.get_close_matches(typed, list(names), n=1, cutoff=0.5)
         if match:
             return names[match[0]]
