@@ -18,8 +18,12 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--user", help="who you are (default: your login name)")
     console.add_argument("--channel", default="general", help="the channel you are in")
     console.add_argument("-c", "--command", help="run this command (or lines) and exit")
-    console.add_argument("file", nargs="?", type=argparse.FileType("r", encoding="utf-8"),
-                         help="run the commands in this file, one per line")  # fmt: skip
+    console.add_argument(
+        "file",
+        nargs="?",
+        type=argparse.FileType("r", encoding="utf-8"),
+        help="run the commands in this file, one per line",
+    )
 
     sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
 
@@ -33,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from bot.settings import Settings
 
     try:
@@ -70,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.db_cmd == "upgrade":
                 ran = upgrade(database, args.revision)
-                print(f"schema at {current_revision(database)}" + ("" if ran else " (already current)"))
+                print(
+                    f"schema at {current_revision(database)}"
+                    + ("" if ran else " (already current)")
+                )
             else:
                 print(current_revision(database) or "empty (no schema yet)")
         finally:

@@ -8,6 +8,7 @@ their names here). Console commands start with a colon: `:user NAME`,
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import re
@@ -127,7 +128,9 @@ def mentions_in(text: str) -> dict[str, MentionRef]:
 
 
 class Console:
-    def __init__(self, *, router: Router, user: str, channel: str, out: TextIO, color: bool) -> None:
+    def __init__(
+        self, *, router: Router, user: str, channel: str, out: TextIO, color: bool
+    ) -> None:
         self.router = router
         self.user = user
         self.channel = channel
@@ -188,10 +191,8 @@ class Console:
             self.say(line)
 
     def interactive(self) -> None:
-        try:
+        with contextlib.suppress(ImportError):  # not on every platform
             import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:  # pragma: no cover - not on every platform
-            pass
         print(self.style.dim(_BANNER.format(user=self.user, channel=self.channel)), file=self.out)
         while True:
             try:

@@ -14,11 +14,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     # Our own settings are TEAMBOT_*; the platforms' keep their usual names.
-    database_url: str = Field("sqlite:///./teambot.db", validation_alias="TEAMBOT_DATABASE_URL")
-    timezone: str = Field("UTC", validation_alias="TEAMBOT_TIMEZONE")
-    locale: Literal["en", "zh"] = Field("en", validation_alias="TEAMBOT_LOCALE")
-    host: str = Field("127.0.0.1", validation_alias="TEAMBOT_HOST")
-    port: int = Field(3000, validation_alias="TEAMBOT_PORT")
+    database_url: str = Field(
+        default="sqlite:///./teambot.db", validation_alias="TEAMBOT_DATABASE_URL"
+    )
+    timezone: str = Field(default="UTC", validation_alias="TEAMBOT_TIMEZONE")
+    locale: Literal["en", "zh"] = Field(default="en", validation_alias="TEAMBOT_LOCALE")
+    host: str = Field(default="127.0.0.1", validation_alias="TEAMBOT_HOST")
+    port: int = Field(default=3000, validation_alias="TEAMBOT_PORT")
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -33,9 +35,13 @@ class Settings(BaseSettings):
     feishu_mode: Literal["http", "ws"] = "http"
 
     @field_validator(
-        "slack_bot_token", "slack_signing_secret", "slack_app_token",
-        "feishu_app_secret", "feishu_verification_token", "feishu_encrypt_key",
-    )  # fmt: skip
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "feishu_app_secret",
+        "feishu_verification_token",
+        "feishu_encrypt_key",
+    )
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:

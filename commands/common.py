@@ -90,12 +90,21 @@ def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:
     buttons: list[Button] = []
     status = task.status
     if status in (TaskStatus.TODO.value, TaskStatus.BLOCKED.value):
-        buttons.append(Button(ctx.t("common.btn_start"), f"task start {key}", "task_start", "primary"))
+        buttons.append(
+            Button(ctx.t("common.btn_start"), f"task start {key}", "task_start", "primary")
+        )
     if status != TaskStatus.DONE.value:
         buttons.append(Button(ctx.t("common.btn_done"), f"task done {key}", "task_done", "primary"))
         if status != TaskStatus.BLOCKED.value:
-            buttons.append(Button(ctx.t("common.btn_block"), f"task block {key}", "task_block",
-                                  "danger", asks=ctx.t("common.ask_reason")))  # fmt: skip
+            buttons.append(
+                Button(
+                    ctx.t("common.btn_block"),
+                    f"task block {key}",
+                    "task_block",
+                    "danger",
+                    asks=ctx.t("common.ask_reason"),
+                )
+            )
         if not has_r:
             buttons.append(Button(ctx.t("common.btn_claim"), f"task claim {key}", "task_claim"))
     else:
@@ -104,7 +113,7 @@ def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:
 
 
 def notices(
-    ctx: Ctx, recipients: Iterable[tuple[int, str]], build: "NoticeBuilder"
+    ctx: Ctx, recipients: Iterable[tuple[int, str]], build: NoticeBuilder
 ) -> tuple[Notification, ...]:
     """One notification per member (the first reason wins), never to the actor."""
     chosen: dict[int, str] = {}

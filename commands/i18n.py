@@ -53,7 +53,8 @@ def _finalize(value: Any) -> str:
     if isinstance(value, Fragment):
         return value
     if isinstance(value, Mention):
-        return f"{_MEN_OPEN}{value.member_id}\x1f{value.platform}\x1f{value.platform_user_id}\x1f{strip_markers(value.name)}{_MEN_CLOSE}"
+        fields = (str(value.member_id), value.platform, value.platform_user_id, value.name)
+        return _MEN_OPEN + "\x1f".join(strip_markers(f) for f in fields) + _MEN_CLOSE
     if isinstance(value, Rich):
         return Fragment(to_marked(value))
     if value is None:

@@ -9,7 +9,7 @@ from commands.parsing import parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.task import _milestone
-from commands.types import Field, Reply, Tone, Visibility
+from commands.types import Field, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import MilestoneStatus, TaskStatus
 from storage.models import Milestone
@@ -32,7 +32,9 @@ def add(ctx: Ctx, args: Args) -> Reply:
     if "due" not in options:
         raise CommandError("need_due")
     if set(options) - {"due"}:
-        raise CommandError("unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due"))
+        raise CommandError(
+            "unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due")
+        )
     due = parse_date(options["due"], today=ctx.today)
     if repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name) is not None:
         raise CommandError("milestone_exists", name=name)
@@ -50,7 +52,9 @@ def list_(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
     milestones = repo.list_milestones(ctx.session, project_id=ctx.project_id)
-    progress = repo.milestone_progress(ctx.session, milestone_ids=[m.id for m in milestones if m.id])
+    progress = repo.milestone_progress(
+        ctx.session, milestone_ids=[m.id for m in milestones if m.id]
+    )
     items = tuple(
         ctx.t(
             "milestone.item",
@@ -65,7 +69,9 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         for m in milestones
     )
     footer = () if milestones else (ctx.t("milestone.empty"),)
-    return Reply(title=ctx.t("milestone.list_title", count=len(milestones)), items=items, footer=footer)
+    return Reply(
+        title=ctx.t("milestone.list_title", count=len(milestones)), items=items, footer=footer
+    )
 
 
 def show(ctx: Ctx, args: Args) -> Reply:
@@ -73,24 +79,37 @@ def show(ctx: Ctx, args: Args) -> Reply:
     assert milestone.id is not None
     done, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[milestone.id]
     open_tasks = repo.list_tasks(
-        ctx.session, project_id=ctx.project_id, milestone_id=milestone.id,
+        ctx.session,
+        project_id=ctx.project_id,
+        milestone_id=milestone.id,
         exclude_status=TaskStatus.DONE.value,
-    )  # fmt: skip
+    )
     raci = repo.raci_of(ctx.session, task_ids=[t.id for t in open_tasks[:SHOW_TASKS] if t.id])
     people = ctx.people({m for roles in raci.values() for m in roles["A"]})
     items = tuple(
-        ctx.t("milestone.task_item", task=task_view(ctx, t, milestone),
-              a=join_people(people[m] for m in raci[t.id or 0]["A"]))  # fmt: skip
+        ctx.t(
+            "milestone.task_item",
+            task=task_view(ctx, t, milestone),
+            a=join_people(people[m] for m in raci[t.id or 0]["A"]),
+        )
         for t in open_tasks[:SHOW_TASKS]
     )
     fields = (
-        Field(ctx.t("common.label_due"), ctx.t("milestone.due", due=milestone.due,
-                                               days=(milestone.due - ctx.today).days,
-                                               status=milestone.status)),  # fmt: skip
-        Field(ctx.t("milestone.label_progress"),
-              ctx.t("milestone.progress", done=done, total=total, pct=_progress(done, total))),
-    )  # fmt: skip
-    footer = ()
+        Field(
+            ctx.t("common.label_due"),
+            ctx.t(
+                "milestone.due",
+                due=milestone.due,
+                days=(milestone.due - ctx.today).days,
+                status=milestone.status,
+            ),
+        ),
+        Field(
+            ctx.t("milestone.label_progress"),
+            ctx.t("milestone.progress", done=done, total=total, pct=_progress(done, total)),
+        ),
+    )
+    footer: tuple[Rich, ...] = ()
     if len(open_tasks) > SHOW_TASKS:
         footer = (ctx.t("task.list_more", more=len(open_tasks) - SHOW_TASKS),)
     return Reply(
@@ -108,8 +127,10 @@ def done(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("milestone_already_done", name=milestone.name)
     milestone.status = MilestoneStatus.DONE.value
     milestone.done_at = ctx.now
-    done_count, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[milestone.id]
-    lines = ()
+    done_count, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[
+        milestone.id
+    ]
+    lines: tuple[Rich, ...] = ()
     if total > done_count:
         lines = (ctx.t("milestone.still_open", count=total - done_count),)
     return Reply(
@@ -128,13 +149,33 @@ def _name(args: Args) -> str:
 
 
 SPECS = [
-    CommandSpec("milestone", "add", add, "/milestone add <name> due:<date>",
-                ("/milestone add Beta due:2026-12-20", "/milestone add 内测 due:下周五"),
-                permission=Permission.ADMIN, aliases=("new", "新建", "添加")),
-    CommandSpec("milestone", "list", list_, "/milestone list", ("/milestone list",),
-                aliases=("ls", "列表")),
-    CommandSpec("milestone", "show", show, "/milestone show <name>", ("/milestone show Beta",),
-                aliases=("查看",)),
-    CommandSpec("milestone", "done", done, "/milestone done <name>", ("/milestone done Beta",),
-                permission=Permission.ADMIN, aliases=("完成",)),
-]  # fmt: skip
+    CommandSpec(
+        "milestone",
+        "add",
+        add,
+        "/milestone add <name> due:<date>",
+        ("/milestone add Beta due:2026-12-20", "/milestone add 内测 due:下周五"),
+        permission=Permission.ADMIN,
+        aliases=("new", "新建", "添加"),
+    ),
+    CommandSpec(
+        "milestone", "list", list_, "/milestone list", ("/milestone list",), aliases=("ls", "列表")
+    ),
+    CommandSpec(
+        "milestone",
+        "show",
+        show,
+        "/milestone show <name>",
+        ("/milestone show Beta",),
+        aliases=("查看",),
+    ),
+    CommandSpec(
+        "milestone",
+        "done",
+        done,
+        "/milestone done <name>",
+        ("/milestone done Beta",),
+        permission=Permission.ADMIN,
+        aliases=("完成",),
+    ),
+]

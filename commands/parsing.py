@@ -103,10 +103,24 @@ def is_key(token: str, *, prefix: str) -> bool:
 
 
 _WEEKDAYS_EN = {
-    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2,
-    "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4,
-    "sat": 5, "saturday": 5, "sun": 6, "sunday": 6,
-}  # fmt: skip
+    "mon": 0,
+    "monday": 0,
+    "tue": 1,
+    "tues": 1,
+    "tuesday": 1,
+    "wed": 2,
+    "wednesday": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "thursday": 3,
+    "fri": 4,
+    "friday": 4,
+    "sat": 5,
+    "saturday": 5,
+    "sun": 6,
+    "sunday": 6,
+}
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
 _ZH_WEEKDAY = re.compile(r"^(下下|下)?(?:周|星期|礼拜)([一二三四五六日天七])$")
 _RELATIVE = re.compile(r"^\+(\d{1,4})([dw])$")
@@ -114,10 +128,15 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
 _ZH_DATE = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]$")
 _NAMED = {
-    "today": 0, "今天": 0, "今日": 0,
-    "tomorrow": 1, "tmr": 1, "明天": 1, "明日": 1,
+    "today": 0,
+    "今天": 0,
+    "今日": 0,
+    "tomorrow": 1,
+    "tmr": 1,
+    "明天": 1,
+    "明日": 1,
     "后天": 2,
-}  # fmt: skip
+}
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -174,18 +193,41 @@ class Choice:
     def parse(self, raw: str) -> str:
         value = self.values.get(raw.strip().lower())
         if value is None:
-            raise CommandError("bad_choice", option=self.name, value=raw,
-                               allowed=sorted(set(self.values.values())))  # fmt: skip
+            raise CommandError(
+                "bad_choice", option=self.name, value=raw, allowed=sorted(set(self.values.values()))
+            )
         return value
 
 
-PRIORITY = Choice("prio", {
-    "high": "high", "h": "high", "高": "high", "urgent": "high", "p1": "high",
-    "med": "med", "medium": "med", "m": "med", "normal": "med", "中": "med", "p2": "med",
-    "low": "low", "l": "low", "低": "low", "p3": "low",
-})  # fmt: skip
-KIND = Choice("kind", {
-    "task": "task", "任务": "task",
-    "bug": "bug", "缺陷": "bug", "故障": "bug",
-    "risk": "risk", "风险": "risk",
-})  # fmt: skip
+PRIORITY = Choice(
+    "prio",
+    {
+        "high": "high",
+        "h": "high",
+        "高": "high",
+        "urgent": "high",
+        "p1": "high",
+        "med": "med",
+        "medium": "med",
+        "m": "med",
+        "normal": "med",
+        "中": "med",
+        "p2": "med",
+        "low": "low",
+        "l": "low",
+        "低": "low",
+        "p3": "low",
+    },
+)
+KIND = Choice(
+    "kind",
+    {
+        "task": "task",
+        "任务": "task",
+        "bug": "bug",
+        "缺陷": "bug",
+        "故障": "bug",
+        "risk": "risk",
+        "风险": "risk",
+    },
+)

@@ -45,11 +45,7 @@ def allowed(
         raise ValueError(f"{permission} needs the task and its roles")
     is_creator = task.creator_id == member_id
     if permission is Permission.TASK_EDIT:
-        return (
-            is_creator
-            or member_id in roles[Role.R.value]
-            or member_id in roles[Role.A.value]
-        )
+        return is_creator or member_id in roles[Role.R.value] or member_id in roles[Role.A.value]
     if permission is Permission.TASK_CLAIM:
         return not roles[Role.R.value] or allowed(
             Permission.TASK_EDIT, member_id=member_id, is_admin=is_admin, task=task, roles=roles

@@ -101,12 +101,21 @@ def set_roles(ctx: Ctx, args: Args) -> Reply:
     if after == before:
         raise CommandError("raci_unchanged", key=ctx.task_key(task))
     task.updated_at = ctx.now
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="raci", at=ctx.now,
-                      old=before, new=after)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="raci",
+        at=ctx.now,
+        old=before,
+        new=after,
+    )
     lines: list[Rich] = []
     if before["A"] and after["A"] and before["A"] != after["A"]:
         people = ctx.people(before["A"] + after["A"])
-        lines.append(ctx.t("raci.a_replaced", old=people[before["A"][0]], new=people[after["A"][0]]))
+        lines.append(
+            ctx.t("raci.a_replaced", old=people[before["A"][0]], new=people[after["A"][0]])
+        )
     lines += _warnings(ctx, after)
     reply = Reply(
         title=ctx.t("raci.updated", task=task_view(ctx, task), who=ctx.mention(ctx.member)),
@@ -117,7 +126,9 @@ def set_roles(ctx: Ctx, args: Args) -> Reply:
     )
     new_r = [m for m in after["R"] if m not in before["R"]]
     new_a = [m for m in after["A"] if m not in before["A"]]
-    build = NoticeBuilder(ctx, "notify.raci", task=task_view(ctx, task), who=ctx.mention(ctx.member))
+    build = NoticeBuilder(
+        ctx, "notify.raci", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
     recipients = [(m, "assignee") for m in new_r] + [(m, "a") for m in new_a]
     return replace(reply, notifications=notices(ctx, recipients, build))
 
@@ -140,9 +151,12 @@ def matrix(ctx: Ctx, args: Args) -> Reply:
     raci = repo.raci_of(ctx.session, task_ids=[t.id for t in shown if t.id is not None])
     member_ids = list(dict.fromkeys(m for t in shown for r in ROLES for m in raci[t.id or 0][r]))
     people = ctx.people(member_ids)
-    header = (ctx.t("raci.matrix_corner"),) + tuple(
-        ctx.t("raci.matrix_column", key=ctx.task_key(t), done=t.status == TaskStatus.DONE.value)
-        for t in shown
+    header = (
+        ctx.t("raci.matrix_corner"),
+        *(
+            ctx.t("raci.matrix_column", key=ctx.task_key(t), done=t.status == TaskStatus.DONE.value)
+            for t in shown
+        ),
     )
     rows = []
     for member_id in sorted(member_ids, key=lambda m: people[m].name.lower()):
@@ -161,7 +175,9 @@ def matrix(ctx: Ctx, args: Args) -> Reply:
 def check(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
-    tasks = repo.list_tasks(ctx.session, project_id=ctx.project_id, exclude_status=TaskStatus.DONE.value)
+    tasks = repo.list_tasks(
+        ctx.session, project_id=ctx.project_id, exclude_status=TaskStatus.DONE.value
+    )
     raci = repo.raci_of(ctx.session, task_ids=[t.id for t in tasks if t.id is not None])
     no_a = [ctx.task_key(t) for t in tasks if not raci[t.id or 0]["A"]]
     several_a = [ctx.task_key(t) for t in tasks if len(raci[t.id or 0]["A"]) > 1]
@@ -200,11 +216,22 @@ def fallback(words: list[str]) -> str | None:
 
 SPECS = [
     CommandSpec("raci", "show", show, "/raci <key>", ("/raci T-12",), target=Target.TASK),
-    CommandSpec("raci", "set", set_roles, "/raci <key> [R @user…] [A @user] [C @user…] [I @user…]",
-                ("/raci T-12 A @li R @ana C @wang I @zoe", "/raci T-12 C -"),
-                permission=Permission.TASK_RACI, target=Target.TASK),
-    CommandSpec("raci", "matrix", matrix, "/raci matrix [ms:<milestone>]",
-                ("/raci matrix", "/raci matrix ms:Beta"), aliases=("矩阵",)),
+    CommandSpec(
+        "raci",
+        "set",
+        set_roles,
+        "/raci <key> [R @user…] [A @user] [C @user…] [I @user…]",
+        ("/raci T-12 A @li R @ana C @wang I @zoe", "/raci T-12 C -"),
+        permission=Permission.TASK_RACI,
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "raci",
+        "matrix",
+        matrix,
+        "/raci matrix [ms:<milestone>]",
+        ("/raci matrix", "/raci matrix ms:Beta"),
+        aliases=("矩阵",),
+    ),
     CommandSpec("raci", "check", check, "/raci check", ("/raci check",), aliases=("检查",)),
-]  # fmt: skip
-
+]

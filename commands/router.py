@@ -164,10 +164,14 @@ class Router:
             target = closest if closest and closest.group == group else first
             if rest:
                 raise CommandError(
-                    "unknown_subcommand", group=group, word=rest[0],
+                    "unknown_subcommand",
+                    group=group,
+                    word=rest[0],
                     command=target.id if target else None,
-                )  # fmt: skip
-            raise CommandError("missing_subcommand", group=group, command=target.id if target else None)
+                )
+            raise CommandError(
+                "missing_subcommand", group=group, command=target.id if target else None
+            )
         return self.registry.specs[f"{group}.{name}"], rest
 
     def _context(self, session: Session, inbound: Inbound) -> Ctx:

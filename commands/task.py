@@ -20,7 +20,7 @@ from commands.errors import CommandError
 from commands.parsing import KIND, PRIORITY, parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Target
-from commands.types import Field, Notification, Reply, Tone, Visibility
+from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import PRIORITY_ORDER, Priority, Role, TaskStatus
 from storage.models import Milestone, Task
@@ -69,7 +69,9 @@ def _roles(ctx: Ctx, task: Task) -> dict[str, list[int]]:
     return repo.raci_of(ctx.session, task_ids=[task.id])[task.id]
 
 
-def task_card(ctx: Ctx, task: Task, key: str, *, tone: Tone = Tone.SUCCESS, **params: object) -> Reply:
+def task_card(
+    ctx: Ctx, task: Task, key: str, *, tone: Tone = Tone.SUCCESS, **params: object
+) -> Reply:
     """A change to one task, shown to the channel with its state and buttons."""
     roles = _roles(ctx, task)
     return Reply(
@@ -113,8 +115,15 @@ def add(ctx: Ctx, args: Args) -> Reply:
     assert task.id is not None
     assignees = [m.id for m in people if m.id is not None]
     repo.set_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=assignees)
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="created", at=ctx.now,
-                      title=title, r=assignees)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="created",
+        at=ctx.now,
+        title=title,
+        r=assignees,
+    )
     reply = task_card(ctx, task, "task.created")
     view = task_view(ctx, task, milestone)
     build = NoticeBuilder(ctx, "notify.assigned", task=view, who=ctx.mention(ctx.member))
@@ -126,13 +135,22 @@ def _with_notices(reply: Reply, extra: tuple[Notification, ...]) -> Reply:
 
 
 _LIST_WORDS = {
-    "open": "open", "未完成": "open", "进行中": "open",
-    "mine": "mine", "我的": "mine",
-    "overdue": "overdue", "逾期": "overdue", "过期": "overdue",
-    "blocked": "blocked", "阻塞": "blocked",
-    "done": "done", "完成": "done", "已完成": "done",
-    "all": "all", "全部": "all",
-}  # fmt: skip
+    "open": "open",
+    "未完成": "open",
+    "进行中": "open",
+    "mine": "mine",
+    "我的": "mine",
+    "overdue": "overdue",
+    "逾期": "overdue",
+    "过期": "overdue",
+    "blocked": "blocked",
+    "阻塞": "blocked",
+    "done": "done",
+    "完成": "done",
+    "已完成": "done",
+    "all": "all",
+    "全部": "all",
+}
 
 
 def list_(ctx: Ctx, args: Args) -> Reply:
@@ -174,9 +192,14 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         for t in shown
     )
     who = ctx.mention(member) if member else None
-    title = ctx.t("task.list_title", which=which, count=len(tasks), who=who,
-                  ms=milestone.name if milestone else None)  # fmt: skip
-    footer = ()
+    title = ctx.t(
+        "task.list_title",
+        which=which,
+        count=len(tasks),
+        who=who,
+        ms=milestone.name if milestone else None,
+    )
+    footer: tuple[Rich, ...] = ()
     if len(tasks) > len(shown):
         footer = (ctx.t("task.list_more", more=len(tasks) - len(shown)),)
     if not tasks:
@@ -202,18 +225,28 @@ def show(ctx: Ctx, args: Args) -> Reply:
     fields = list(task_fields(ctx, task, roles))
     for role in ("C", "I"):
         if roles[role]:
-            fields.append(Field(ctx.t("common.label_role", role=role),
-                                join_people(people[m] for m in roles[role])))  # fmt: skip
+            fields.append(
+                Field(
+                    ctx.t("common.label_role", role=role),
+                    join_people(people[m] for m in roles[role]),
+                )
+            )
     fields.append(Field(ctx.t("common.label_creator"), join_people([people[task.creator_id]])))
     comments = repo.recent_comments(ctx.session, task_id=task.id, limit=3)
     authors = ctx.people({c.author_id for c in comments})
     lines = tuple(
-        ctx.t("task.comment_line", who=authors[c.author_id], text=c.text,
-              at=c.created_at.astimezone(ctx.tz))  # fmt: skip
+        ctx.t(
+            "task.comment_line",
+            who=authors[c.author_id],
+            text=c.text,
+            at=c.created_at.astimezone(ctx.tz),
+        )
         for c in comments
     )
     total = repo.comment_count(ctx.session, task_id=task.id)
-    footer = (ctx.t("task.more_comments", more=total - len(comments)),) if total > len(comments) else ()
+    footer = (
+        (ctx.t("task.more_comments", more=total - len(comments)),) if total > len(comments) else ()
+    )
     return Reply(
         title=ctx.t("task.show_title", task=task_view(ctx, task)),
         fields=tuple(fields),
@@ -242,8 +275,15 @@ def start(ctx: Ctx, args: Args) -> Reply:
     old = _set_status(ctx, task, TaskStatus.DOING)
     task.started_at = task.started_at or ctx.now
     task.blocked_reason = None
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="status", at=ctx.now,
-                      old=old, new=task.status)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="status",
+        at=ctx.now,
+        old=old,
+        new=task.status,
+    )
     return task_card(ctx, task, "task.started", tone=Tone.INFO)
 
 
@@ -252,11 +292,20 @@ def done(ctx: Ctx, args: Args) -> Reply:
     old = _set_status(ctx, task, TaskStatus.DONE)
     task.done_at = ctx.now
     task.blocked_reason = None
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="status", at=ctx.now,
-                      old=old, new=task.status)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="status",
+        at=ctx.now,
+        old=old,
+        new=task.status,
+    )
     reply = task_card(ctx, task, "task.finished")
     roles = _roles(ctx, task)
-    build = NoticeBuilder(ctx, "notify.done", task=task_view(ctx, task), who=ctx.mention(ctx.member))
+    build = NoticeBuilder(
+        ctx, "notify.done", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
     return _with_notices(reply, notices(ctx, ((m, "i") for m in roles["I"]), build))
 
 
@@ -266,8 +315,15 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("not_done", key=ctx.task_key(task))
     old = _set_status(ctx, task, TaskStatus.TODO)
     task.done_at = None
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="status", at=ctx.now,
-                      old=old, new=task.status)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="status",
+        at=ctx.now,
+        old=old,
+        new=task.status,
+    )
     return task_card(ctx, task, "task.reopened", tone=Tone.INFO)
 
 
@@ -283,12 +339,21 @@ def block(ctx: Ctx, args: Args) -> Reply:
     old = _set_status(ctx, task, TaskStatus.BLOCKED)
     task.blocked_reason = reason
     task.blocked_at = ctx.now
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="status", at=ctx.now,
-                      old=old, new=task.status, reason=reason)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="status",
+        at=ctx.now,
+        old=old,
+        new=task.status,
+        reason=reason,
+    )
     reply = task_card(ctx, task, "task.blocked", tone=Tone.WARNING)
     roles = _roles(ctx, task)
-    build = NoticeBuilder(ctx, "notify.blocked", task=task_view(ctx, task),
-                          who=ctx.mention(ctx.member))  # fmt: skip
+    build = NoticeBuilder(
+        ctx, "notify.blocked", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
     recipients = [(m, "i") for m in roles["I"]] + [(m, "c") for m in roles["C"]]
     return _with_notices(reply, notices(ctx, recipients, build))
 
@@ -303,11 +368,22 @@ def assign(ctx: Ctx, args: Args) -> Reply:
     ids = [m.id for m in people if m.id is not None]
     repo.set_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=ids)
     _touch(ctx, task)
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="assign", at=ctx.now,
-                      old=before, new=ids)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="assign",
+        at=ctx.now,
+        old=before,
+        new=ids,
+    )
     reply = task_card(ctx, task, "task.assigned", tone=Tone.INFO)
-    build = NoticeBuilder(ctx, "notify.assigned", task=task_view(ctx, task), who=ctx.mention(ctx.member))
-    return _with_notices(reply, notices(ctx, ((m, "assignee") for m in ids if m not in before), build))
+    build = NoticeBuilder(
+        ctx, "notify.assigned", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    return _with_notices(
+        reply, notices(ctx, ((m, "assignee") for m in ids if m not in before), build)
+    )
 
 
 def claim(ctx: Ctx, args: Args) -> Reply:
@@ -315,7 +391,9 @@ def claim(ctx: Ctx, args: Args) -> Reply:
     assert task.id is not None
     if task.status == TaskStatus.DONE.value:
         raise CommandError("already", key=ctx.task_key(task), status=task.status)
-    added = repo.add_to_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=[ctx.member_id])
+    added = repo.add_to_role(
+        ctx.session, task_id=task.id, role=Role.R.value, member_ids=[ctx.member_id]
+    )
     if not added:
         raise CommandError("already_r", key=ctx.task_key(task))
     _touch(ctx, task)
@@ -332,8 +410,15 @@ def due(ctx: Ctx, args: Args) -> Reply:
     old = task.due
     task.due = new
     task.updated_at = ctx.now
-    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="due", at=ctx.now,
-                      old=old.isoformat() if old else None, new=new.isoformat() if new else None)  # fmt: skip
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="due",
+        at=ctx.now,
+        old=old.isoformat() if old else None,
+        new=new.isoformat() if new else None,
+    )
     return task_card(ctx, task, "task.due_changed", tone=Tone.INFO)
 
 
@@ -367,36 +452,123 @@ def delete(ctx: Ctx, args: Args) -> Reply:
     )
 
 
-_KEYED = {"target": Target.TASK}
 SPECS = [
-    CommandSpec("task", "add", add,
-                "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>] [kind:bug|task|risk]",
-                ("/task add Write the SRS @ana due:fri prio:high", "/task add 修复登录页 @li due:明天 kind:bug"),
-                aliases=("new", "create", "新建", "添加", "创建")),
-    CommandSpec("task", "list", list_,
-                "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>]",
-                ("/task list mine", "/task list overdue", "/task list @ana ms:Beta"),
-                aliases=("ls", "列表", "列出")),
-    CommandSpec("task", "show", show, "/task show <key>", ("/task show T-12",),
-                aliases=("查看", "详情"), **_KEYED),
-    CommandSpec("task", "start", start, "/task start <key>", ("/task start T-12",),
-                permission=Permission.TASK_EDIT, aliases=("开始",), **_KEYED),
-    CommandSpec("task", "done", done, "/task done <key>", ("/task done T-12",),
-                permission=Permission.TASK_EDIT, aliases=("finish", "close", "完成"), **_KEYED),
-    CommandSpec("task", "reopen", reopen, "/task reopen <key>", ("/task reopen T-12",),
-                permission=Permission.TASK_EDIT, aliases=("重开", "重新打开"), **_KEYED),
-    CommandSpec("task", "block", block, "/task block <key> <reason>",
-                ("/task block T-12 waiting for the API keys",),
-                permission=Permission.TASK_EDIT, aliases=("阻塞", "卡住"), **_KEYED),
-    CommandSpec("task", "assign", assign, "/task assign <key> @user…", ("/task assign T-12 @ana @li",),
-                permission=Permission.TASK_EDIT, aliases=("指派", "分配"), **_KEYED),
-    CommandSpec("task", "claim", claim, "/task claim <key>", ("/task claim T-12",),
-                permission=Permission.TASK_CLAIM, aliases=("认领",), **_KEYED),
-    CommandSpec("task", "due", due, "/task due <key> <date|none>", ("/task due T-12 2026-12-01",),
-                permission=Permission.TASK_EDIT, aliases=("截止",), **_KEYED),
-    CommandSpec("task", "comment", comment, "/task comment <key> <text>",
-                ("/task comment T-12 draft is in the shared folder",),
-                aliases=("评论", "备注"), **_KEYED),
-    CommandSpec("task", "delete", delete, "/task delete <key>", ("/task delete T-12",),
-                permission=Permission.ADMIN, aliases=("rm", "删除"), **_KEYED),
-]  # fmt: skip
+    CommandSpec(
+        "task",
+        "add",
+        add,
+        "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>]"
+        " [kind:bug|task|risk]",
+        (
+            "/task add Write the SRS @ana due:fri prio:high",
+            "/task add 修复登录页 @li due:明天 kind:bug",
+        ),
+        aliases=("new", "create", "新建", "添加", "创建"),
+    ),
+    CommandSpec(
+        "task",
+        "list",
+        list_,
+        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>]",
+        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta"),
+        aliases=("ls", "列表", "列出"),
+    ),
+    CommandSpec(
+        "task",
+        "show",
+        show,
+        "/task show <key>",
+        ("/task show T-12",),
+        aliases=("查看", "详情"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "start",
+        start,
+        "/task start <key>",
+        ("/task start T-12",),
+        permission=Permission.TASK_EDIT,
+        aliases=("开始",),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "done",
+        done,
+        "/task done <key>",
+        ("/task done T-12",),
+        permission=Permission.TASK_EDIT,
+        aliases=("finish", "close", "完成"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "reopen",
+        reopen,
+        "/task reopen <key>",
+        ("/task reopen T-12",),
+        permission=Permission.TASK_EDIT,
+        aliases=("重开", "重新打开"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "block",
+        block,
+        "/task block <key> <reason>",
+        ("/task block T-12 waiting for the API keys",),
+        permission=Permission.TASK_EDIT,
+        aliases=("阻塞", "卡住"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "assign",
+        assign,
+        "/task assign <key> @user…",
+        ("/task assign T-12 @ana @li",),
+        permission=Permission.TASK_EDIT,
+        aliases=("指派", "分配"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "claim",
+        claim,
+        "/task claim <key>",
+        ("/task claim T-12",),
+        permission=Permission.TASK_CLAIM,
+        aliases=("认领",),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "due",
+        due,
+        "/task due <key> <date|none>",
+        ("/task due T-12 2026-12-01",),
+        permission=Permission.TASK_EDIT,
+        aliases=("截止",),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "comment",
+        comment,
+        "/task comment <key> <text>",
+        ("/task comment T-12 draft is in the shared folder",),
+        aliases=("评论", "备注"),
+        target=Target.TASK,
+    ),
+    CommandSpec(
+        "task",
+        "delete",
+        delete,
+        "/task delete <key>",
+        ("/task delete T-12",),
+        permission=Permission.ADMIN,
+        aliases=("rm", "删除"),
+        target=Target.TASK,
+    ),
+]

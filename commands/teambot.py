@@ -57,8 +57,16 @@ def lang(ctx: Ctx, args: Args) -> Reply:
     return Reply(title=ctx.t("teambot.lang_set"), visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)
 
 
-_LANG_WORDS = {"en": "en", "english": "en", "英文": "en", "zh": "zh", "cn": "zh", "中文": "zh",
-               "zh-cn": "zh", "zh_cn": "zh"}  # fmt: skip
+_LANG_WORDS = {
+    "en": "en",
+    "english": "en",
+    "英文": "en",
+    "zh": "zh",
+    "cn": "zh",
+    "中文": "zh",
+    "zh-cn": "zh",
+    "zh_cn": "zh",
+}
 
 
 def timezone(ctx: Ctx, args: Args) -> Reply:
@@ -70,16 +78,19 @@ def timezone(ctx: Ctx, args: Args) -> Reply:
     except (ZoneInfoNotFoundError, ValueError):
         raise CommandError("bad_timezone", value=name) from None
     ctx.project.timezone = name
-    return Reply(title=ctx.t("teambot.tz_set", tz=name, today=ctx.today),
-                 visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)  # fmt: skip
+    return Reply(
+        title=ctx.t("teambot.tz_set", tz=name, today=ctx.today),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
 
 
 def admin(ctx: Ctx, args: Args) -> Reply:
     words = args.words
     if not words or words[0].lower() in ("list", "ls", "列表"):
         admins = sorted(repo.admin_ids(ctx.session, project_id=ctx.project_id))
-        people = ctx.people(admins)
-        return Reply(title=ctx.t("teambot.admins", who=join_people(people[m] for m in admins)))
+        names = ctx.people(admins)
+        return Reply(title=ctx.t("teambot.admins", who=join_people(names[m] for m in admins)))
     authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
     action = words[0].lower()
     people, rest = take_people(ctx, words[1:])
@@ -101,8 +112,11 @@ def admin(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("admin_unchanged")
     names = ctx.people(changed)
     key = "teambot.admin_added" if action in ("add", "添加") else "teambot.admin_removed"
-    return Reply(title=ctx.t(key, who=join_people(names[m] for m in changed)),
-                 visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)  # fmt: skip
+    return Reply(
+        title=ctx.t(key, who=join_people(names[m] for m in changed)),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
 
 
 def coming(command: str) -> Callable[[Ctx, Args], Reply]:
@@ -116,26 +130,85 @@ def coming(command: str) -> Callable[[Ctx, Args], Reply]:
 
 def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
     return [
-        CommandSpec("teambot", "help", make_help(registry), "/teambot help [command]",
-                    ("/teambot help", "/teambot help task add"), aliases=("?", "帮助")),
-        CommandSpec("teambot", "lang", lang, "/teambot lang en|zh", ("/teambot lang zh",),
-                    permission=Permission.ADMIN, aliases=("language", "语言")),
-        CommandSpec("teambot", "tz", timezone, "/teambot tz <zone>", ("/teambot tz Asia/Shanghai",),
-                    permission=Permission.ADMIN, aliases=("timezone", "时区")),
-        CommandSpec("teambot", "admin", admin, "/teambot admin [add|remove @user…]",
-                    ("/teambot admin add @li", "/teambot admin"), aliases=("admins", "管理员")),
-        CommandSpec("teambot", "link", coming("/teambot link"), "/teambot link [code]", ("/teambot link",),
-                    permission=Permission.ADMIN, aliases=("关联",)),
-        CommandSpec("teambot", "export", coming("/teambot export"), "/teambot export csv|json", ("/teambot export csv",),
-                    permission=Permission.ADMIN, aliases=("导出",)),
-        CommandSpec("standup", "soon", coming("/standup"),
-                    "/standup [y: <text>] [t: <text>] [b: <text>] | status | config … | off",
-                    ("/standup y: wrote the SRS t: review b: none",)),
-        CommandSpec("retro", "soon", coming("/retro"),
-                    "/retro start [title] [anon] | add well|improve|idea|action <text> | list | vote <n> | close",
-                    ("/retro start Sprint 12",)),
-        CommandSpec("kpi", "soon", coming("/kpi"), "/kpi [period:week|month|sprint] | /kpi target <metric><op><value>",
-                    ("/kpi period:week",)),
-        CommandSpec("digest", "soon", coming("/digest"), "/digest weekly <day> <hh:mm> | daily <hh:mm> | off",
-                    ("/digest weekly mon 09:00",)),
-    ]  # fmt: skip
+        CommandSpec(
+            "teambot",
+            "help",
+            make_help(registry),
+            "/teambot help [command]",
+            ("/teambot help", "/teambot help task add"),
+            aliases=("?", "帮助"),
+        ),
+        CommandSpec(
+            "teambot",
+            "lang",
+            lang,
+            "/teambot lang en|zh",
+            ("/teambot lang zh",),
+            permission=Permission.ADMIN,
+            aliases=("language", "语言"),
+        ),
+        CommandSpec(
+            "teambot",
+            "tz",
+            timezone,
+            "/teambot tz <zone>",
+            ("/teambot tz Asia/Shanghai",),
+            permission=Permission.ADMIN,
+            aliases=("timezone", "时区"),
+        ),
+        CommandSpec(
+            "teambot",
+            "admin",
+            admin,
+            "/teambot admin [add|remove @user…]",
+            ("/teambot admin add @li", "/teambot admin"),
+            aliases=("admins", "管理员"),
+        ),
+        CommandSpec(
+            "teambot",
+            "link",
+            coming("/teambot link"),
+            "/teambot link [code]",
+            ("/teambot link",),
+            permission=Permission.ADMIN,
+            aliases=("关联",),
+        ),
+        CommandSpec(
+            "teambot",
+            "export",
+            coming("/teambot export"),
+            "/teambot export csv|json",
+            ("/teambot export csv",),
+            permission=Permission.ADMIN,
+            aliases=("导出",),
+        ),
+        CommandSpec(
+            "standup",
+            "soon",
+            coming("/standup"),
+            "/standup [y: <text>] [t: <text>] [b: <text>] | status | config … | off",
+            ("/standup y: wrote the SRS t: review b: none",),
+        ),
+        CommandSpec(
+            "retro",
+            "soon",
+            coming("/retro"),
+            "/retro start [title] [anon] | add well|improve|idea|action <text> | list"
+            " | vote <n> | close",
+            ("/retro start Sprint 12",),
+        ),
+        CommandSpec(
+            "kpi",
+            "soon",
+            coming("/kpi"),
+            "/kpi [period:week|month|sprint] | /kpi target <metric><op><value>",
+            ("/kpi period:week",),
+        ),
+        CommandSpec(
+            "digest",
+            "soon",
+            coming("/digest"),
+            "/digest weekly <day> <hh:mm> | daily <hh:mm> | off",
+            ("/digest weekly mon 09:00",),
+        ),
+    ]

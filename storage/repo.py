@@ -188,7 +188,7 @@ def allocate_task_number(session: Session, *, project_id: int) -> int:
         update(Project)
         .where(col(Project.id) == project_id)
         .values(next_task_number=Project.next_task_number + 1)
-        .returning(Project.next_task_number)
+        .returning(col(Project.next_task_number))
     )
     return int(result.scalar_one()) - 1
 
@@ -242,7 +242,9 @@ def list_tasks(
     return list(session.exec(query).all())
 
 
-def count_tasks(session: Session, *, project_id: int, milestone_id: int | None = None) -> tuple[int, int]:
+def count_tasks(
+    session: Session, *, project_id: int, milestone_id: int | None = None
+) -> tuple[int, int]:
     """(done, total) of a project's or a milestone's tasks."""
     query = select(
         func.count(),
@@ -303,9 +305,7 @@ def raci_of(session: Session, *, task_ids: Iterable[int]) -> dict[int, dict[str,
 def set_role(session: Session, *, task_id: int, role: str, member_ids: Sequence[int]) -> None:
     """Replace the members holding `role` on the task with `member_ids`."""
     current = session.exec(
-        select(RaciAssignment).where(
-            RaciAssignment.task_id == task_id, RaciAssignment.role == role
-        )
+        select(RaciAssignment).where(RaciAssignment.task_id == task_id, RaciAssignment.role == role)
     ).all()
     keep = set(member_ids)
     for row in current:
@@ -319,7 +319,9 @@ def set_role(session: Session, *, task_id: int, role: str, member_ids: Sequence[
     session.flush()
 
 
-def add_to_role(session: Session, *, task_id: int, role: str, member_ids: Sequence[int]) -> list[int]:
+def add_to_role(
+    session: Session, *, task_id: int, role: str, member_ids: Sequence[int]
+) -> list[int]:
     """Add members to a role; returns those that were not there yet."""
     have = set(
         session.exec(
@@ -374,7 +376,9 @@ def list_milestones(session: Session, *, project_id: int) -> list[Milestone]:
     )
 
 
-def milestone_progress(session: Session, *, milestone_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+def milestone_progress(
+    session: Session, *, milestone_ids: Iterable[int]
+) -> dict[int, tuple[int, int]]:
     """milestone id -> (done, total) tasks, in one aggregate query."""
     ids = list(milestone_ids)
     out = {mid: (0, 0) for mid in ids}

@@ -17,7 +17,9 @@ from storage.models import Member, Project, RaciAssignment, Task
 class Chat:
     """People talking in channels of one workspace, as the console adapter does."""
 
-    def __init__(self, router: Router, *, platform: str = "console", workspace: str = "local") -> None:
+    def __init__(
+        self, router: Router, *, platform: str = "console", workspace: str = "local"
+    ) -> None:
         self.router = router
         self.platform = platform
         self.workspace = workspace

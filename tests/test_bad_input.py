@@ -42,19 +42,32 @@ def seeded(chat: Chat) -> Chat:
             "fri, +3d, +2w, 明天 or 下周一.",
             "Usage: /task add <title>",
         ),
-        ("/task due T-1 soonish", "“soonish” is not a date I understand: use 2026-12-01, 12-01, "
-         "today, tomorrow, fri, +3d, +2w, 明天 or 下周一.", "Usage: /task due <key> <date|none>"),
-        ("/task add x prio:urgentest", "“urgentest” is not a valid prio: use high, low, med.",
-         "Usage: /task add <title>"),
-        ("/task add x ms:Gamma", "There is no milestone “Gamma”. Known milestones: Beta.",
-         "Usage: /task add <title>"),
+        (
+            "/task due T-1 soonish",
+            "“soonish” is not a date I understand: use 2026-12-01, 12-01, "
+            "today, tomorrow, fri, +3d, +2w, 明天 or 下周一.",
+            "Usage: /task due <key> <date|none>",
+        ),
+        (
+            "/task add x prio:urgentest",
+            "“urgentest” is not a valid prio: use high, low, med.",
+            "Usage: /task add <title>",
+        ),
+        (
+            "/task add x ms:Gamma",
+            "There is no milestone “Gamma”. Known milestones: Beta.",
+            "Usage: /task add <title>",
+        ),
         ("/task add @ana", "The task needs a title.", "Usage: /task add <title>"),
-        ("/raci T-1 A @li @wang", "A task has exactly one A (Accountable): give one person after A. "
-         "Nothing was changed.", "Usage: /raci <key> [R @user…]"),
+        (
+            "/raci T-1 A @li @wang",
+            "A task has exactly one A (Accountable): give one person after A. Nothing was changed.",
+            "Usage: /raci <key> [R @user…]",
+        ),
         ("/task block T-1", "Say what blocks the task.", "Usage: /task block <key> <reason>"),
         ("/task add x due:", "due: needs a value, like due:something.", "Usage: /task add <title>"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_answered_with_usage_and_changes_nothing(
     seeded: Chat, text: str, title: str, usage: str
 ) -> None:
@@ -96,11 +109,15 @@ def test_unexpected_errors_are_logged_apologised_for_and_rolled_back(
     """A crash in a handler: logged with the event id, a generic apology, no partial write."""
 
     def explode(ctx: Ctx, args: Args) -> Reply:
-        ctx.session.add(Task(project_id=ctx.project_id, number=1, title="half", creator_id=ctx.member_id))
+        ctx.session.add(
+            Task(project_id=ctx.project_id, number=1, title="half", creator_id=ctx.member_id)
+        )
         ctx.session.flush()
         raise RuntimeError("secret internals")
 
-    registry = Registry.build([Group("boom")], [CommandSpec("boom", "now", explode, "/boom now", ("/boom now",))])
+    registry = Registry.build(
+        [Group("boom")], [CommandSpec("boom", "now", explode, "/boom now", ("/boom now",))]
+    )
     router = Router(db=db, catalog=catalog, registry=registry, clock=clock)
     chat = Chat(router)
     with caplog.at_level(logging.ERROR, logger="commands.router"):
@@ -116,20 +133,78 @@ def test_unexpected_errors_are_logged_apologised_for_and_rolled_back(
 
 
 VOCABULARY = [
-    "/", "task", "raci", "milestone", "teambot", "help", "add", "list", "show", "start", "done",
-    "reopen", "block", "assign", "claim", "due", "comment", "delete", "matrix", "check", "lang",
-    "admin", "tz", "remove", "T-1", "1", "t-2", "#3", "T-999999999", "A", "R", "C", "I", "-",
-    "@ana", "@li", "@me", "@", "due:tomorrow", "due:2026-02-30", "due:下周一", "prio:high",
-    "ms:Beta", "kind:bug", "zh", "en", "任务", "新建", "完成", "明天", "下周一", '"', "“", ":",
-    "：", "mine", "overdue", "all", "none", "Asia/Shanghai", "\ue000", "\u3000",
-]  # fmt: skip
+    "/",
+    "task",
+    "raci",
+    "milestone",
+    "teambot",
+    "help",
+    "add",
+    "list",
+    "show",
+    "start",
+    "done",
+    "reopen",
+    "block",
+    "assign",
+    "claim",
+    "due",
+    "comment",
+    "delete",
+    "matrix",
+    "check",
+    "lang",
+    "admin",
+    "tz",
+    "remove",
+    "T-1",
+    "1",
+    "t-2",
+    "#3",
+    "T-999999999",
+    "A",
+    "R",
+    "C",
+    "I",
+    "-",
+    "@ana",
+    "@li",
+    "@me",
+    "@",
+    "due:tomorrow",
+    "due:2026-02-30",
+    "due:下周一",
+    "prio:high",
+    "ms:Beta",
+    "kind:bug",
+    "zh",
+    "en",
+    "任务",
+    "新建",
+    "完成",
+    "明天",
+    "下周一",
+    '"',
+    "“",
+    ":",
+    "：",
+    "mine",
+    "overdue",
+    "all",
+    "none",
+    "Asia/Shanghai",
+    "\ue000",
+    "\u3000",
+]
 commands_text = st.one_of(
     st.text(max_size=60),
     st.lists(st.one_of(st.sampled_from(VOCABULARY), st.text(max_size=6)), max_size=9).map(" ".join),
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(user=st.sampled_from(["mei", "ana", "li", "zoe"]), text=commands_text)
 def test_router_only_ever_replies_or_raises_command_error(chat: Chat, user: str, text: str) -> None:
     """Arbitrary text: `route` returns a Reply or raises CommandError, and both render."""

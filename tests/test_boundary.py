@@ -49,9 +49,13 @@ def test_console_run_loads_no_platform_sdk(tmp_path: Path) -> None:
     )
     env = {"TEAMBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
         timeout=60,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     assert "Created T-1: probe" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "LOADED []"

@@ -25,9 +25,14 @@ def teambot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
     env = {**os.environ, "TEAMBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}"}
     env.pop("NO_COLOR", None)
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        env=env, cwd=tmp_path, timeout=60,
-    )  # fmt: skip
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
 
 
 def blocks(output: str) -> dict[str, list[str]]:
@@ -74,7 +79,9 @@ def test_acceptance_pipe_in_chinese(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "Traceback" not in done.stdout + done.stderr
     out = blocks(done.stdout)
-    assert out["/task add Write the SRS @ana due:tomorrow prio:high"][0] == "已创建 T-1：Write the SRS"
+    assert (
+        out["/task add Write the SRS @ana due:tomorrow prio:high"][0] == "已创建 T-1：Write the SRS"
+    )
     assert out["/raci T-1"][0] == "T-1 的 RACI：Write the SRS"
     assert out["/raci T-1"][2] == "  A · 负责  @li"
     assert out["/task done T-1"][0] == "@mei 完成了 T-1：Write the SRS ✓"

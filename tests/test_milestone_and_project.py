@@ -52,7 +52,10 @@ def test_help_lists_every_command_and_one_in_detail(chat: Chat) -> None:
     everything = chat.say("ana", "/teambot help")
     assert everything.visibility is Visibility.EPHEMERAL
     usages = [i.plain().split(" — ")[0] for i in everything.items]
-    assert "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>] [kind:bug|task|risk]" in usages
+    assert (
+        "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>] [kind:bug|task|risk]"
+        in usages
+    )
     assert "/raci matrix [ms:<milestone>]" in usages
     one = chat.say("ana", "help task add")
     assert one.title.plain().startswith("/task add <title>")
@@ -113,7 +116,13 @@ def test_admins_add_list_remove_and_keep_one(chat: Chat) -> None:
 
 def test_commands_still_to_come_say_so(chat: Chat) -> None:
     """Standups, retros, KPIs, digests, links and exports answer that they are coming."""
-    for text in ["/standup y: x", "/retro start", "/kpi", "/digest weekly mon 09:00", "/teambot link"]:
+    for text in [
+        "/standup y: x",
+        "/retro start",
+        "/kpi",
+        "/digest weekly mon 09:00",
+        "/teambot link",
+    ]:
         reply = chat.say("mei", text)
         assert reply.tone is Tone.INFO, text
         assert reply.title.plain().endswith(

@@ -52,7 +52,13 @@ def test_task_changes_allowed_for_creator_r_a_and_admins(team: Chat, user: str) 
 
 @pytest.mark.parametrize(
     "text",
-    ["task start T-1", "task done T-1", "task block T-1 no", "task due T-1 +1d", "task assign T-1 @zoe"],
+    [
+        "task start T-1",
+        "task done T-1",
+        "task block T-1 no",
+        "task due T-1 +1d",
+        "task assign T-1 @zoe",
+    ],
 )
 def test_task_changes_refused_for_others(team: Chat, text: str) -> None:
     """Anyone else is refused, with usage, and nothing changes."""
@@ -107,7 +113,14 @@ def test_admin_only_commands(team: Chat, text: str) -> None:
 
 def test_reading_is_open_to_everyone(team: Chat) -> None:
     """Lists, shows, the matrix and the check are for everyone in the channel."""
-    for text in ["task list", "task show 1", "raci 1", "raci matrix", "raci check", "milestone list"]:
+    for text in [
+        "task list",
+        "task show 1",
+        "raci 1",
+        "raci matrix",
+        "raci check",
+        "milestone list",
+    ]:
         assert team.say("zoe", text).tone is not Tone.ERROR, text
 
 
@@ -117,12 +130,19 @@ def test_allowed_table() -> None:
     roles = {"R": [2], "A": [3], "C": [4], "I": [5]}
     no_a = {"R": [2], "A": [], "C": [], "I": []}
 
-    def ok(permission: Permission, member: int, roles_: dict[str, list[int]], admin: bool = False) -> bool:
+    def ok(
+        permission: Permission, member: int, roles_: dict[str, list[int]], admin: bool = False
+    ) -> bool:
         return allowed(permission, member_id=member, is_admin=admin, task=task, roles=roles_)
 
     assert [ok(Permission.TASK_EDIT, m, roles) for m in (1, 2, 3, 4, 5, 6)] == [
-        True, True, True, False, False, False,
-    ]  # fmt: skip
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert ok(Permission.TASK_EDIT, 6, roles, admin=True)
     assert [ok(Permission.TASK_RACI, m, roles) for m in (1, 2, 3)] == [False, False, True]
     assert ok(Permission.TASK_RACI, 1, no_a)

@@ -26,9 +26,11 @@ def test_show_lists_the_four_roles(task: Chat) -> None:
     """`/raci <key>` shows R, A, C and I with mentions and warns about a missing A."""
     reply = task.say("zoe", "/raci 1")
     assert [(f.label.plain(), f.value.plain()) for f in reply.fields] == [
-        ("R · Responsible", "@ana"), ("A · Accountable", "—"),
-        ("C · Consulted", "—"), ("I · Informed", "—"),
-    ]  # fmt: skip
+        ("R · Responsible", "@ana"),
+        ("A · Accountable", "—"),
+        ("C · Consulted", "—"),
+        ("I · Informed", "—"),
+    ]
     assert isinstance(reply.fields[0].value.spans[0], Mention)
     assert [line.plain() for line in reply.lines] == [
         "⚠ No one is Accountable: set one with /raci <key> A @someone"
@@ -92,8 +94,9 @@ def test_new_r_and_a_are_notified(task: Chat) -> None:
     """People who gain R or A get a DM; C and I additions do not."""
     reply = task.say("mei", "/raci T-1 A @li R @ana @bob C @wang I @zoe")
     assert sorted((n.platform_user_id, n.reason) for n in reply.notifications) == [
-        ("bob", "assignee"), ("li", "a"),
-    ]  # fmt: skip
+        ("bob", "assignee"),
+        ("li", "a"),
+    ]
 
 
 def test_matrix_is_a_people_by_tasks_grid(chat: Chat) -> None:

@@ -17,18 +17,34 @@ def test_add_creates_task_with_options_and_assignees(chat: Chat) -> None:
     reply = chat.say("mei", "/task add Write the SRS @ana @li due:tomorrow prio:high kind:bug")
     task = chat.task(1)
     assert (task.title, task.due, task.priority, task.kind, task.status) == (
-        "Write the SRS", date(2026, 11, 24), "high", "bug", "todo",
-    )  # fmt: skip
+        "Write the SRS",
+        date(2026, 11, 24),
+        "high",
+        "bug",
+        "todo",
+    )
     assert chat.roles(1) == {"R": ["ana", "li"], "A": [], "C": [], "I": []}
     assert reply.title.plain() == "Created T-1: Write the SRS"
     assert reply.visibility is Visibility.CHANNEL
     assert [f.label.plain() for f in reply.fields] == [
-        "Status", "Priority", "Due", "R · Responsible", "Kind",
-    ]  # fmt: skip
+        "Status",
+        "Priority",
+        "Due",
+        "R · Responsible",
+        "Kind",
+    ]
     assert [f.value.plain() for f in reply.fields] == [
-        "to do", "high", "2026-11-24 (Tue)", "@ana, @li", "bug",
-    ]  # fmt: skip
-    assert [b.command for b in reply.buttons] == ["task start T-1", "task done T-1", "task block T-1"]
+        "to do",
+        "high",
+        "2026-11-24 (Tue)",
+        "@ana, @li",
+        "bug",
+    ]
+    assert [b.command for b in reply.buttons] == [
+        "task start T-1",
+        "task done T-1",
+        "task block T-1",
+    ]
 
 
 def test_add_numbers_tasks_per_project(chat: Chat) -> None:
@@ -53,8 +69,11 @@ def test_add_with_milestone_and_chinese_options(chat: Chat) -> None:
     chat.say("mei", "/任务 新建 修复登录页 截止：明天 优先级：高 里程碑：beta")
     task = chat.task(1)
     assert (task.title, task.due, task.priority, task.milestone_id is not None) == (
-        "修复登录页", date(2026, 11, 24), "high", True,
-    )  # fmt: skip
+        "修复登录页",
+        date(2026, 11, 24),
+        "high",
+        True,
+    )
 
 
 def test_title_keeps_quoted_words(chat: Chat) -> None:
@@ -148,9 +167,13 @@ def test_status_flow_records_times_and_audit(chat: Chat, clock) -> None:
     with Session(chat.db.engine) as session:
         events = session.exec(select(TaskEvent).order_by(TaskEvent.id)).all()  # type: ignore[arg-type]
     assert [(e.kind, e.data.get("new")) for e in events] == [
-        ("created", None), ("status", "doing"), ("status", "blocked"),
-        ("status", "doing"), ("status", "done"), ("status", "todo"),
-    ]  # fmt: skip
+        ("created", None),
+        ("status", "doing"),
+        ("status", "blocked"),
+        ("status", "doing"),
+        ("status", "done"),
+        ("status", "todo"),
+    ]
     assert all(e.at.tzinfo is not None for e in events)
 
 
@@ -170,8 +193,10 @@ def test_done_notifies_informed_and_block_notifies_consulted_too(chat: Chat) -> 
     chat.say("mei", "raci 1 A @mei C @wang @zoe I @zoe @li")
     blocked = chat.say("ana", "task block 1 no access")
     assert sorted((n.platform_user_id, n.reason) for n in blocked.notifications) == [
-        ("li", "i"), ("wang", "c"), ("zoe", "i"),
-    ]  # fmt: skip
+        ("li", "i"),
+        ("wang", "c"),
+        ("zoe", "i"),
+    ]
     assert blocked.notifications[0].reply.title.plain() == (
         "T-1 is blocked: Deploy — no access (reported by @ana)"
     )
