@@ -61,7 +61,7 @@ def _finalize(value: Any) -> str:
         return value
     if isinstance(value, Mention):
         fields = (str(value.member_id), value.platform, value.platform_user_id, value.name)
-        return _MEN_OPEN + "\x1f".join(strip_markers(f) for f in fields) + _MEN_CLOSE
+        return _MEN_OPEN + "\x1f".join(_field(f) for f in fields) + _MEN_CLOSE
     if isinstance(value, Rich):
         return Fragment(to_marked(value))
     if value is None:
@@ -69,11 +69,17 @@ def _finalize(value: Any) -> str:
     return f"{_VAL_OPEN}{strip_markers(str(value))}{_VAL_CLOSE}"
 
 
+def _field(text: str) -> str:
+    return strip_markers(text).replace("\x1f", "")
+
+
 def to_marked(rich: Rich) -> str:
     out = []
     for span in rich.spans:
         if isinstance(span, Lit):
             out.append(strip_markers(span.text))
+        elif isinstance(span, Val):
+            out.append(_finalize(span.text))
         else:
             out.append(_finalize(span))
     return "".join(out)
@@ -166,8 +172,28 @@ class Catalog:
 
     def lines(self, locale: str, key: str, /, **params: Any) -> tuple[Rich, ...]:
         """A message that spans several lines, one `Rich` per non-empty line."""
-        raw = self.macro(locale, key)(**params)
-        return tuple(parse_marked(line.strip()) for line in raw.splitlines() if line.strip())
+        rich = parse_marked(self.macro(locale, key)(**params))
+        # Break lines only inside the template's own words: a value that
+        # contains a line break stays one value.
+        lines: list[list[Span]] = [[]]
+        for span in rich.spans:
+            if not isinstance(span, Lit):
+                lines[-1].append(span)
+                continue
+            first, *rest = span.text.split("\n")
+            lines[-1].append(Lit(first))
+            for piece in rest:
+                lines.append([Lit(piece)])
+        return tuple(r for r in (_strip(spans) for spans in lines) if r)
+
+
+def _strip(spans: list[Span]) -> Rich:
+    """Trim the white space the template put around a line; drop empty words."""
+    if spans and isinstance(spans[0], Lit):
+        spans[0] = Lit(spans[0].text.lstrip())
+    if spans and isinstance(spans[-1], Lit):
+        spans[-1] = Lit(spans[-1].text.rstrip())
+    return Rich(tuple(s for s in spans if not (isinstance(s, Lit) and not s.text)))
 
 
 @lru_cache(maxsize=1)

@@ -177,9 +177,16 @@ def parse_date(raw: str, *, today: date) -> date:
         month, day = int(groups[-2]), int(groups[-1])
         if explicit_year:
             return _make(int(explicit_year), month, day, raw)
-        candidate = _make(today.year, month, day, raw)
-        # A month and day without a year is the next such date: today or later.
-        return candidate if candidate >= today else _make(today.year + 1, month, day, raw)
+        # A month and day without a year is the next such date, today or later
+        # (02-29 waits for the next leap year).
+        for year in range(today.year, today.year + 9):
+            try:
+                candidate = date(year, month, day)
+            except ValueError:
+                continue
+            if candidate >= today:
+                return candidate
+        raise CommandError("bad_date", value=raw)
     raise CommandError("bad_date", value=raw)
 
 

@@ -131,7 +131,7 @@ def clock() -> Clock:
 
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
-    return Catalog()
+    return Catalog(cache=False)
 
 
 @pytest.fixture
