@@ -9,6 +9,7 @@ from datetime import date
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.types import Button, Lit, Mention, Notification, Reply, Rich, Span
+from storage import repo
 from storage.enums import TaskStatus
 from storage.models import Member, Milestone, Task
 
@@ -44,6 +45,14 @@ def task_view(ctx: Ctx, task: Task, milestone: Milestone | None = None) -> TaskV
         milestone=milestone.name if milestone else None,
         blocked_reason=task.blocked_reason,
     )
+
+
+def milestone_named(ctx: Ctx, name: str) -> Milestone:
+    found = repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name)
+    if found is None:
+        known = [m.name for m in repo.list_milestones(ctx.session, project_id=ctx.project_id)]
+        raise CommandError("unknown_milestone", name=name, known=", ".join(known) or "—")
+    return found
 
 
 def is_overdue(task: Task, today: date) -> bool:

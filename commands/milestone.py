@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from commands.common import join_people, task_view
+from commands.common import join_people, milestone_named, task_view
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.parsing import parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
-from commands.task import _milestone
 from commands.types import Field, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import MilestoneStatus, TaskStatus
@@ -75,7 +74,7 @@ def list_(ctx: Ctx, args: Args) -> Reply:
 
 
 def show(ctx: Ctx, args: Args) -> Reply:
-    milestone = _milestone(ctx, _name(args))
+    milestone = milestone_named(ctx, _name(args))
     assert milestone.id is not None
     done, total = repo.milestone_progress(ctx.session, milestone_ids=[milestone.id])[milestone.id]
     open_tasks = repo.list_tasks(
@@ -121,7 +120,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
 
 
 def done(ctx: Ctx, args: Args) -> Reply:
-    milestone = _milestone(ctx, _name(args))
+    milestone = milestone_named(ctx, _name(args))
     assert milestone.id is not None
     if milestone.status == MilestoneStatus.DONE.value:
         raise CommandError("milestone_already_done", name=milestone.name)

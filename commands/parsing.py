@@ -94,14 +94,6 @@ def parse_key(token: str, *, prefix: str) -> int:
     return int(match.group(2))
 
 
-def is_key(token: str, *, prefix: str) -> bool:
-    try:
-        parse_key(token, prefix=prefix)
-    except CommandError:
-        return False
-    return True
-
-
 _WEEKDAYS_EN = {
     "mon": 0,
     "monday": 0,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from commands.common import NoticeBuilder, join_people, notices, task_view
+from commands.common import NoticeBuilder, join_people, milestone_named, notices, task_view
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.parsing import LOOKS_LIKE_KEY, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Target
-from commands.task import _milestone
 from commands.types import Field, Reply, Rich, Table, Tone, Visibility
 from storage import repo
 from storage.enums import TaskStatus
@@ -137,7 +136,7 @@ def matrix(ctx: Ctx, args: Args) -> Reply:
     options, words = split_options(args.words)
     if words or set(options) - {"ms"}:
         raise CommandError("unexpected_words", value=args.rest())
-    milestone = _milestone(ctx, options["ms"]) if "ms" in options else None
+    milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     tasks = repo.list_tasks(
         ctx.session, project_id=ctx.project_id, milestone_id=milestone.id if milestone else None
     )

@@ -10,6 +10,7 @@ from commands.common import (
     clean_title,
     is_overdue,
     join_people,
+    milestone_named,
     notices,
     take_people,
     task_buttons,
@@ -19,22 +20,14 @@ from commands.context import Ctx
 from commands.errors import CommandError
 from commands.parsing import KIND, PRIORITY, parse_date, split_options
 from commands.permissions import Permission
-from commands.registry import Args, CommandSpec, Target
+from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import PRIORITY_ORDER, Priority, Role, TaskStatus
-from storage.models import Milestone, Task
+from storage.models import Task
 
 LIST_LIMIT = 25
 MAX_COMMENT = 2000
-
-
-def _milestone(ctx: Ctx, name: str) -> Milestone:
-    found = repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name)
-    if found is None:
-        known = [m.name for m in repo.list_milestones(ctx.session, project_id=ctx.project_id)]
-        raise CommandError("unknown_milestone", name=name, known=", ".join(known) or "—")
-    return found
 
 
 def task_fields(ctx: Ctx, task: Task, roles: dict[str, list[int]]) -> tuple[Field, ...]:
@@ -97,7 +90,7 @@ def add(ctx: Ctx, args: Args) -> Reply:
     people, words = take_people(ctx, words)
     title = clean_title(ctx, words)
     due = parse_date(options["due"], today=ctx.today) if "due" in options else None
-    milestone = _milestone(ctx, options["ms"]) if "ms" in options else None
+    milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     task = Task(
         project_id=ctx.project_id,
         number=repo.allocate_task_number(ctx.session, project_id=ctx.project_id),
@@ -164,7 +157,7 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         if not which:
             raise CommandError("bad_list_filter", value=words[0])
     member = people[0] if people else (ctx.member if which == "mine" else None)
-    milestone = _milestone(ctx, options["ms"]) if "ms" in options else None
+    milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     statuses = {
         "blocked": [TaskStatus.BLOCKED.value],
         "done": [TaskStatus.DONE.value],
@@ -261,20 +254,13 @@ def _the_task(ctx: Ctx) -> Task:
     return ctx.task
 
 
-def _set_status(ctx: Ctx, task: Task, status: TaskStatus) -> str:
+def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None:
+    """Move the task to `status` and audit the move; the same status twice is an error."""
     if task.status == status.value:
         raise CommandError("already", key=ctx.task_key(task), status=status.value)
     old = task.status
     task.status = status.value
     _touch(ctx, task)
-    return old
-
-
-def start(ctx: Ctx, args: Args) -> Reply:
-    task = _the_task(ctx)
-    old = _set_status(ctx, task, TaskStatus.DOING)
-    task.started_at = task.started_at or ctx.now
-    task.blocked_reason = None
     repo.record_event(
         ctx.session,
         task=task,
@@ -282,25 +268,24 @@ def start(ctx: Ctx, args: Args) -> Reply:
         kind="status",
         at=ctx.now,
         old=old,
-        new=task.status,
+        new=status.value,
+        **detail,
     )
+
+
+def start(ctx: Ctx, args: Args) -> Reply:
+    task = _the_task(ctx)
+    _set_status(ctx, task, TaskStatus.DOING)
+    task.started_at = task.started_at or ctx.now
+    task.blocked_reason = None
     return task_card(ctx, task, "task.started", tone=Tone.INFO)
 
 
 def done(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
-    old = _set_status(ctx, task, TaskStatus.DONE)
+    _set_status(ctx, task, TaskStatus.DONE)
     task.done_at = ctx.now
     task.blocked_reason = None
-    repo.record_event(
-        ctx.session,
-        task=task,
-        actor_id=ctx.member_id,
-        kind="status",
-        at=ctx.now,
-        old=old,
-        new=task.status,
-    )
     reply = task_card(ctx, task, "task.finished")
     roles = _roles(ctx, task)
     build = NoticeBuilder(
@@ -313,17 +298,8 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
     if task.status != TaskStatus.DONE.value:
         raise CommandError("not_done", key=ctx.task_key(task))
-    old = _set_status(ctx, task, TaskStatus.TODO)
+    _set_status(ctx, task, TaskStatus.TODO)
     task.done_at = None
-    repo.record_event(
-        ctx.session,
-        task=task,
-        actor_id=ctx.member_id,
-        kind="status",
-        at=ctx.now,
-        old=old,
-        new=task.status,
-    )
     return task_card(ctx, task, "task.reopened", tone=Tone.INFO)
 
 
@@ -336,19 +312,9 @@ def block(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("title_too_long", limit=500)
     if task.status == TaskStatus.DONE.value:
         raise CommandError("already", key=ctx.task_key(task), status=task.status)
-    old = _set_status(ctx, task, TaskStatus.BLOCKED)
+    _set_status(ctx, task, TaskStatus.BLOCKED, reason=reason)
     task.blocked_reason = reason
     task.blocked_at = ctx.now
-    repo.record_event(
-        ctx.session,
-        task=task,
-        actor_id=ctx.member_id,
-        kind="status",
-        at=ctx.now,
-        old=old,
-        new=task.status,
-        reason=reason,
-    )
     reply = task_card(ctx, task, "task.blocked", tone=Tone.WARNING)
     roles = _roles(ctx, task)
     build = NoticeBuilder(
@@ -452,6 +418,27 @@ def delete(ctx: Ctx, args: Args) -> Reply:
     )
 
 
+def _on_task(
+    name: str,
+    handler: Handler,
+    usage: str,
+    example: str,
+    *aliases: str,
+    permission: Permission = Permission.TASK_EDIT,
+) -> CommandSpec:
+    """A command whose first word is a task key."""
+    return CommandSpec(
+        "task",
+        name,
+        handler,
+        usage,
+        (example,),
+        permission=permission,
+        target=Target.TASK,
+        aliases=aliases,
+    )
+
+
 SPECS = [
     CommandSpec(
         "task",
@@ -473,102 +460,54 @@ SPECS = [
         ("/task list mine", "/task list overdue", "/task list @ana ms:Beta"),
         aliases=("ls", "列表", "列出"),
     ),
-    CommandSpec(
-        "task",
+    _on_task(
         "show",
         show,
         "/task show <key>",
-        ("/task show T-12",),
-        aliases=("查看", "详情"),
-        target=Target.TASK,
+        "/task show T-12",
+        "查看",
+        "详情",
+        permission=Permission.MEMBER,
     ),
-    CommandSpec(
-        "task",
-        "start",
-        start,
-        "/task start <key>",
-        ("/task start T-12",),
-        permission=Permission.TASK_EDIT,
-        aliases=("开始",),
-        target=Target.TASK,
-    ),
-    CommandSpec(
-        "task",
-        "done",
-        done,
-        "/task done <key>",
-        ("/task done T-12",),
-        permission=Permission.TASK_EDIT,
-        aliases=("finish", "close", "完成"),
-        target=Target.TASK,
-    ),
-    CommandSpec(
-        "task",
-        "reopen",
-        reopen,
-        "/task reopen <key>",
-        ("/task reopen T-12",),
-        permission=Permission.TASK_EDIT,
-        aliases=("重开", "重新打开"),
-        target=Target.TASK,
-    ),
-    CommandSpec(
-        "task",
+    _on_task("start", start, "/task start <key>", "/task start T-12", "开始"),
+    _on_task("done", done, "/task done <key>", "/task done T-12", "finish", "close", "完成"),
+    _on_task("reopen", reopen, "/task reopen <key>", "/task reopen T-12", "重开", "重新打开"),
+    _on_task(
         "block",
         block,
         "/task block <key> <reason>",
-        ("/task block T-12 waiting for the API keys",),
-        permission=Permission.TASK_EDIT,
-        aliases=("阻塞", "卡住"),
-        target=Target.TASK,
+        "/task block T-12 waiting for the API keys",
+        "阻塞",
+        "卡住",
     ),
-    CommandSpec(
-        "task",
-        "assign",
-        assign,
-        "/task assign <key> @user…",
-        ("/task assign T-12 @ana @li",),
-        permission=Permission.TASK_EDIT,
-        aliases=("指派", "分配"),
-        target=Target.TASK,
+    _on_task(
+        "assign", assign, "/task assign <key> @user…", "/task assign T-12 @ana @li", "指派", "分配"
     ),
-    CommandSpec(
-        "task",
+    _on_task(
         "claim",
         claim,
         "/task claim <key>",
-        ("/task claim T-12",),
+        "/task claim T-12",
+        "认领",
         permission=Permission.TASK_CLAIM,
-        aliases=("认领",),
-        target=Target.TASK,
     ),
-    CommandSpec(
-        "task",
-        "due",
-        due,
-        "/task due <key> <date|none>",
-        ("/task due T-12 2026-12-01",),
-        permission=Permission.TASK_EDIT,
-        aliases=("截止",),
-        target=Target.TASK,
-    ),
-    CommandSpec(
-        "task",
+    _on_task("due", due, "/task due <key> <date|none>", "/task due T-12 2026-12-01", "截止"),
+    _on_task(
         "comment",
         comment,
         "/task comment <key> <text>",
-        ("/task comment T-12 draft is in the shared folder",),
-        aliases=("评论", "备注"),
-        target=Target.TASK,
+        "/task comment T-12 draft is in the shared folder",
+        "评论",
+        "备注",
+        permission=Permission.MEMBER,
     ),
-    CommandSpec(
-        "task",
+    _on_task(
         "delete",
         delete,
         "/task delete <key>",
-        ("/task delete T-12",),
+        "/task delete T-12",
+        "rm",
+        "删除",
         permission=Permission.ADMIN,
-        aliases=("rm", "删除"),
-        target=Target.TASK,
     ),
 ]

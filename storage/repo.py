@@ -144,14 +144,6 @@ def find_member_by_name(session: Session, *, workspace_id: int, name: str) -> Me
     ).first()
 
 
-def members_by_id(session: Session, ids: Iterable[int]) -> dict[int, Member]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.exec(select(Member).where(col(Member.id).in_(wanted))).all()
-    return {m.id: m for m in rows if m.id is not None}
-
-
 # -- admins ------------------------------------------------------------------
 
 
@@ -242,20 +234,6 @@ def list_tasks(
     return list(session.exec(query).all())
 
 
-def count_tasks(
-    session: Session, *, project_id: int, milestone_id: int | None = None
-) -> tuple[int, int]:
-    """(done, total) of a project's or a milestone's tasks."""
-    query = select(
-        func.count(),
-        func.coalesce(func.sum(_DONE), 0),
-    ).where(Task.project_id == project_id, col(Task.deleted_at).is_(None))
-    if milestone_id is not None:
-        query = query.where(Task.milestone_id == milestone_id)
-    total, done = session.execute(query).one()
-    return int(done), int(total)
-
-
 def add_comment(
     session: Session, *, task: Task, author_id: int, text: str, at: datetime
 ) -> TaskComment:
@@ -335,24 +313,6 @@ def add_to_role(
         session.add(RaciAssignment(task_id=task_id, member_id=member_id, role=role))
     session.flush()
     return added
-
-
-def open_load(session: Session, *, project_id: int) -> dict[int, dict[str, int]]:
-    """member id -> role -> number of open tasks of the project in that role."""
-    rows = session.execute(
-        select(RaciAssignment.member_id, RaciAssignment.role, func.count())
-        .join(Task, col(Task.id) == RaciAssignment.task_id)
-        .where(
-            Task.project_id == project_id,
-            Task.status != TaskStatus.DONE.value,
-            col(Task.deleted_at).is_(None),
-        )
-        .group_by(col(RaciAssignment.member_id), col(RaciAssignment.role))
-    ).all()
-    out: dict[int, dict[str, int]] = {}
-    for member_id, role, count in rows:
-        out.setdefault(int(member_id), {})[str(role)] = int(count)
-    return out
 
 
 # -- milestones ------------------------------------------------------------------
