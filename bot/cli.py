@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
 
+    serve = sub.add_parser("serve", help="run the bot: Slack (HTTP or Socket Mode) and /healthz")
+    serve.add_argument("--host", help="listen address (default TEAMBOT_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default TEAMBOT_PORT)")
+
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
+    manifest.add_argument("--url", help="public base URL, e.g. https://bot.example.com")
+    manifest.add_argument("--socket-mode", action="store_true", help="no public URL: Socket Mode")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_cmd", required=True, metavar="ACTION")
     up = db_sub.add_parser("upgrade", help="apply schema migrations")
@@ -74,6 +82,27 @@ def _run(args: argparse.Namespace) -> int:
             return main_loop(console, command=args.command, source=args.file)
         finally:
             app.close()
+    if args.cmd == "serve":
+        from bot.app import build_app
+        from bot.serve import serve
+
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+        app = build_app(settings.model_copy(update=overrides))
+        try:
+            return serve(app)
+        finally:
+            app.close()
+    if args.cmd == "slack-manifest":
+        if not args.url and not args.socket_mode:
+            print(
+                "teambot slack-manifest: give --url https://your.host or --socket-mode",
+                file=sys.stderr,
+            )
+            return 2
+        from bot.slack.manifest import manifest_yaml
+
+        print(manifest_yaml(url=args.url, socket_mode=args.socket_mode), end="")
+        return 0
     if args.cmd == "demo":
         from bot.demo import run_demo
 

@@ -13,11 +13,11 @@ import getpass
 import os
 import re
 import sys
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot.widths import pad, width
 from commands.router import Router
 from commands.types import Inbound, Lit, Mention, MentionRef, Reply, Rich, Tone, Val
 
@@ -63,14 +63,6 @@ def plain(rich: Rich) -> str:
             assert isinstance(span, Lit)
             out.append(span.text)
     return "".join(out)
-
-
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def pad(text: str, size: int) -> str:
-    return text + " " * max(0, size - width(text))
 
 
 _ICON = {Tone.ERROR: "✗ ", Tone.WARNING: "⚠ ", Tone.SUCCESS: "", Tone.INFO: ""}
@@ -153,6 +145,7 @@ class Console:
 
     def say(self, text: str) -> Reply:
         reply = self.router.handle(self.inbound(text))
+        assert reply is not None  # the console sends no event ids, so nothing is a duplicate
         if reply.tone is Tone.ERROR:
             self.failures += 1
         print(render(reply, style=self.style), file=self.out)

@@ -37,6 +37,10 @@ HELP_WORDS = {"help", "?", "帮助", "h"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+class Duplicate(Exception):
+    """This platform event id was processed already."""
+
+
 @dataclass(frozen=True)
 class Defaults:
     """Settings for projects created on first use."""
@@ -79,10 +83,14 @@ class Router:
 
     # -- the boundary ---------------------------------------------------------
 
-    def handle(self, inbound: Inbound) -> Reply:
+    def handle(self, inbound: Inbound) -> Reply | None:
+        """The reply to show, or None when this delivery was handled before."""
         locale = [pick_locale(inbound.user_locale, self.defaults.locale)]
         try:
             return self.route(inbound, _locale_out=locale)
+        except Duplicate:
+            log.info("duplicate delivery dropped: %s %s", inbound.platform, inbound.event_id)
+            return None
         except CommandError as err:
             return self.error_reply(err, locale[0])
         except Exception:
@@ -130,6 +138,12 @@ class Router:
         if words[0].lower() in HELP_WORDS:
             words = [UMBRELLA, "help", *words[1:]]
         with self.db.transaction() as session:
+            # The claim commits with the command: a crash rolls it back, so the
+            # platform's retry is processed; a redelivery after success is not.
+            if inbound.event_id and not repo.claim_event(
+                session, platform=inbound.platform, event_id=inbound.event_id
+            ):
+                raise Duplicate(inbound.event_id)
             ctx = self._context(session, inbound)
             if _locale_out is not None:
                 _locale_out[0] = ctx.locale

@@ -1,0 +1,113 @@
+"""Running `teambot serve`'s real ASGI app against a fake Slack, with signed requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_app
+from bot.core import Core
+from bot.serve import build_web_app, slack_adapter
+from bot.settings import Settings
+from bot.slack.adapter import SlackAdapter
+from tests.fake_slack import FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret of Slack's own test vector
+FIXTURES = Path(__file__).parent / "fixtures" / "slack"
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def fixture_json(name: str) -> Any:
+    return json.loads(fixture(name))
+
+
+def sign(body: bytes, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+class Harness:
+    def __init__(self, *, client: httpx.AsyncClient, fake: FakeSlack, slack: SlackAdapter) -> None:
+        self.client = client
+        self.fake = fake
+        self.slack = slack
+        self._n = 0
+
+    async def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **sign_kw: Any,
+    ) -> httpx.Response:
+        all_headers = {"Content-Type": content_type, **sign(body, **sign_kw), **(headers or {})}
+        response = await self.client.post("/slack/events", content=body, headers=all_headers)
+        await self.slack.background.drain()
+        return response
+
+    async def slash(
+        self, command: str, text: str, *, user: str = "W111", channel: str = "C111",
+        channel_name: str = "general", **sign_kw: Any,
+    ) -> httpx.Response:  # fmt: skip
+        self._n += 1
+        form = dict(parse_qsl(fixture("slack_slash_command.txt")))
+        form.update({
+            "channel_id": channel, "channel_name": channel_name, "user_id": user,
+            "user_name": user.lower(), "command": command, "text": text,
+            "response_url": f"{self.fake.url}/response/cmd{self._n}",
+            "trigger_id": f"trigger{self._n}",
+        })  # fmt: skip
+        return await self.post(
+            urlencode(form).encode(), "application/x-www-form-urlencoded", **sign_kw
+        )
+
+    async def event(
+        self, payload: dict[str, Any], *, headers: dict[str, str] | None = None, **sign_kw: Any
+    ) -> httpx.Response:
+        return await self.post(
+            json.dumps(payload).encode(), "application/json", headers=headers, **sign_kw
+        )
+
+    async def interact(self, payload: dict[str, Any], **sign_kw: Any) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded", **sign_kw)
+
+
+def settings_for(db_url: str, fake: FakeSlack, **extra: Any) -> Settings:
+    return Settings(
+        database_url=db_url,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.api_url,
+        **extra,
+    )
+
+
+@asynccontextmanager
+async def running(settings: Settings, fake: FakeSlack, **build: Any) -> AsyncIterator[Harness]:
+    app = build_app(settings, **build)
+    core = Core(app.router)
+    slack = slack_adapter(settings, core)
+    assert slack is not None
+    web = build_web_app(core=core, slack=slack)
+    try:
+        async with web.router.lifespan_context(web):
+            transport = httpx.ASGITransport(app=web)
+            async with httpx.AsyncClient(transport=transport, base_url="http://teambot") as client:
+                yield Harness(client=client, fake=fake, slack=slack)
+    finally:
+        core.close()
+        app.close()
