@@ -50,6 +50,12 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        # slack-sdk appends method names to the base URL as they are.
+        return value if value.endswith("/") else value + "/"
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:

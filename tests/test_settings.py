@@ -136,3 +136,9 @@ def test_secrets_are_hidden(clean_env: pytest.MonkeyPatch) -> None:
         assert isinstance(secret, SecretStr)
         assert secret.get_secret_value() == value
         assert value not in shown
+
+
+def test_slack_api_url_always_ends_with_a_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SLACK_API_URL without a trailing slash still makes method URLs like …/api/chat.postMessage."""
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
+    assert Settings().slack_api_url == "http://127.0.0.1:9999/api/"
