@@ -44,7 +44,7 @@ from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain
 from bot.slack.translate import parse_text
 from commands.i18n import Catalog
 from commands.router import pick_locale
-from commands.types import Inbound, Reply, Tone, Visibility
+from commands.types import Inbound, MentionRef, Reply, Tone, Visibility
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class SlackAdapter:
         for key, ref in parsed.mentions.items():
             if not ref.display_name:
                 named = await self.profile(ref.platform_user_id)
-                mentions[key] = type(ref)(ref.platform_user_id, named.name)
+                mentions[key] = MentionRef(ref.platform_user_id, named.name)
         me = await self.profile(user_id)
         return Inbound(
             platform=PLATFORM,
