@@ -33,12 +33,12 @@ from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_app  # noqa: E402
-from bot.core import Core  # noqa: E402
-from bot.serve import build_web_app, slack_adapter  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.slack_support import SECRET, sign  # noqa: E402
+from bot.app import build_app
+from bot.core import Core
+from bot.serve import build_web_app, slack_adapter
+from bot.settings import Settings
+from tests.fake_slack import FakeSlack
+from tests.slack_support import SECRET, sign
 
 
 def body(text: str) -> bytes:
@@ -83,7 +83,9 @@ def report(name: str, samples: list[float], baseline: float | None) -> float:
     p99 = samples[int(0.99 * (len(samples) - 1))]
     rate = len(samples) / sum(samples)
     ratio = f"  {rate / baseline:5.2f}x of bare+pbr" if baseline else ""
-    print(f"{name:34s} median {median * 1000:6.2f} ms  p99 {p99 * 1000:6.2f} ms  {rate:7.0f}/s{ratio}")
+    print(
+        f"{name:34s} median {median * 1000:6.2f} ms  p99 {p99 * 1000:6.2f} ms  {rate:7.0f}/s{ratio}"
+    )
     return rate
 
 

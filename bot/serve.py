@@ -6,6 +6,8 @@ Platform SDKs are imported only for the platforms that are configured.
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -98,13 +100,23 @@ def serve(app: App) -> int:
     try:
         slack = slack_adapter(settings, core)
     except ConfigError as err:
-        print(f"teambot serve: {err}")
+        print(f"teambot serve: {err}", file=sys.stderr)
         return 2
     if slack is None:
         log.warning("no chat platform configured: serving /healthz only")
     web = build_web_app(core=core, slack=slack)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the
+    # signal again through the handler that was installed before it; a no-op
+    # one lets serve() finish its own clean-up and exit 0.
+    previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(web, host=settings.host, port=settings.port, log_level="info")
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         core.close()
     return 0
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    log.info("signal %s after shutdown: exiting", signum)

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.core import Background, Core
+from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain
 from bot.slack.translate import parse_text
 from commands.i18n import Catalog
@@ -49,7 +50,6 @@ from commands.types import Inbound, MentionRef, Reply, Tone, Visibility
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
-COMMANDS = ("task", "raci", "milestone", "standup", "retro", "kpi", "digest", "teambot")
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
@@ -115,12 +115,18 @@ class SlackAdapter:
         app.event("app_mention")(self._on_mention)
         app.action(re.compile(r"^tb:"))(self._on_button)
         app.view(ASK_CALLBACK)(self._on_ask_submitted)
-        app.event("message")(self._ignore)
         self.app = app
         self.handler = AsyncSlackRequestHandler(app)
         if self.app_token:
-            self._socket = AsyncSocketModeHandler(app, self.app_token, web_client=self.client)
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
+            try:
+                # slack-sdk's connect() retries a refused token every few seconds
+                # for ever; ask once first so a wrong token fails the start.
+                await self.client.apps_connections_open(app_token=self.app_token)
+                self._socket = AsyncSocketModeHandler(app, self.app_token, web_client=self.client)
+                await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
+            except BaseException:
+                await self._session.close()
+                raise
             log.info("Slack Socket Mode connected")
 
     async def stop(self) -> None:
@@ -295,9 +301,6 @@ class SlackAdapter:
                 self._update(container, reply, meta.get("response_url")), what="form reply"
             )
             self._notify(reply)
-
-    async def _ignore(self, body: dict[str, Any]) -> None:
-        """Plain channel messages are not commands (mentions arrive as app_mention)."""
 
     # -- answering -------------------------------------------------------------------
 

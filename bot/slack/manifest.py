@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from bot.slack.adapter import COMMANDS
+from bot.slack.commands import COMMANDS
 
 DESCRIPTIONS = {
     "task": (

@@ -152,7 +152,14 @@ def button(b: Button) -> dict[str, Any]:
         action_id, value = f"tb:{b.action_id}", b.command
     else:
         action_id = f"tb:ask:{b.action_id}"
-        value = json.dumps({"command": b.command, "title": plain(b.label), "label": plain(b.asks)})
+        # Cut the parts, never the JSON: a modal title holds 24 characters.
+        value = json.dumps(
+            {
+                "command": cut(b.command, 1000, ""),
+                "title": cut(plain(b.label), 24),
+                "label": cut(plain(b.asks), 500),
+            }
+        )
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": cut(plain(b.label), MAX_BUTTON_TEXT), "emoji": True},

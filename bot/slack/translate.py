@@ -42,7 +42,7 @@ def parse_text(raw: str, *, drop_user: str | None = None) -> SlackText:
             if user_id == drop_user:
                 continue
             mentions[user_id] = MentionRef(platform_user_id=user_id, display_name=unescape(label))
-            out.append(f"@{user_id}")
+            out.append(f" @{user_id} ")  # its own word, whatever stands around it
         elif target.startswith("#"):
             out.append("#" + unescape(label or target[1:]))
         elif target.startswith("!"):

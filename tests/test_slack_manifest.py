@@ -1,0 +1,142 @@
+"""The Slack app manifest: bot.slack.manifest.manifest() and `teambot slack-manifest`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.slack.commands import COMMANDS
+from bot.slack.manifest import manifest
+
+URL = "https://bot.example.com"
+ENDPOINT = "https://bot.example.com/slack/events"
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `teambot slack-manifest` in a clean directory and environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEAMBOT_", "SLACK_"))}
+    env["TEAMBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'manifest.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "slack-manifest", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+
+def printed(tmp_path: Path, *args: str) -> dict[str, Any]:
+    done = cli(tmp_path, *args)
+    assert (done.returncode, done.stderr) == (0, "")
+    document = yaml.safe_load(done.stdout)
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def http_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What `teambot slack-manifest --url https://bot.example.com` prints, parsed."""
+    return printed(tmp_path_factory.mktemp("http"), "--url", URL)
+
+
+@pytest.fixture(scope="module")
+def socket_doc(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What `teambot slack-manifest --socket-mode` prints, parsed."""
+    return printed(tmp_path_factory.mktemp("socket"), "--socket-mode")
+
+
+def strings(node: Any) -> Iterator[tuple[str, str]]:
+    """Every (key, string value) pair anywhere in the document, plus list items as ("", item)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                yield key, value
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, str):
+                yield "", item
+            yield from strings(item)
+
+
+def test_http_manifest_points_everything_at_one_endpoint(http_doc: dict[str, Any]) -> None:
+    """--url: every command, the events and interactivity go to <url>/slack/events; no Socket Mode."""
+    doc = http_doc
+    assert [c["command"] for c in doc["features"]["slash_commands"]] == [
+        f"/{name}" for name in COMMANDS
+    ]
+    for command in doc["features"]["slash_commands"]:
+        assert (command["url"], command["should_escape"]) == (ENDPOINT, True)
+    assert doc["oauth_config"] == {
+        "scopes": {"bot": ["app_mentions:read", "chat:write", "commands", "users:read"]}
+    }
+    settings = doc["settings"]
+    assert settings["event_subscriptions"] == {
+        "bot_events": ["app_mention"],
+        "request_url": ENDPOINT,
+    }
+    assert settings["interactivity"] == {"is_enabled": True, "request_url": ENDPOINT}
+    assert settings["socket_mode_enabled"] is False
+
+
+def test_cli_prints_exactly_the_manifest_function(
+    http_doc: dict[str, Any], socket_doc: dict[str, Any]
+) -> None:
+    """The CLI's YAML is manifest(url=…, socket_mode=…), nothing added or lost."""
+    assert http_doc == manifest(url=URL, socket_mode=False)
+    assert socket_doc == manifest(url=None, socket_mode=True)
+
+
+def test_trailing_slash_of_the_url_is_not_doubled() -> None:
+    """--url https://host/ still gives https://host/slack/events."""
+    doc = manifest(url=URL + "/", socket_mode=False)
+    assert {c["url"] for c in doc["features"]["slash_commands"]} == {ENDPOINT}
+    assert doc["settings"]["event_subscriptions"]["request_url"] == ENDPOINT
+
+
+def test_socket_mode_manifest_has_no_url(socket_doc: dict[str, Any]) -> None:
+    """--socket-mode: socket_mode_enabled true and no URL anywhere in the document."""
+    doc = socket_doc
+    assert doc["settings"]["socket_mode_enabled"] is True
+    found = [(k, v) for k, v in strings(doc) if "url" in k or "://" in v]
+    assert found == []
+    assert doc["settings"]["event_subscriptions"] == {"bot_events": ["app_mention"]}
+    assert doc["settings"]["interactivity"] == {"is_enabled": True}
+    assert [c["command"] for c in doc["features"]["slash_commands"]] == [
+        f"/{name}" for name in COMMANDS
+    ]
+    assert all(c["should_escape"] is True for c in doc["features"]["slash_commands"])
+
+
+def test_socket_mode_wins_over_a_url() -> None:
+    """--socket-mode with --url too (the CLI passes both on): still no URL, Socket Mode on."""
+    assert manifest(url=URL, socket_mode=True) == manifest(url=None, socket_mode=True)
+
+
+def test_neither_url_nor_socket_mode_is_a_usage_error(tmp_path: Path) -> None:
+    """Without --url or --socket-mode: exit 2, the reason on stderr, nothing on stdout."""
+    done = cli(tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == "teambot slack-manifest: give --url https://your.host or --socket-mode\n"
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+def test_texts_fit_slacks_limits(socket_mode: bool) -> None:
+    """Descriptions ≤ 140, usage hints ≤ 1000, the app name ≤ 35 characters (Slack refuses more)."""
+    doc = manifest(url=URL, socket_mode=socket_mode)
+    assert len(doc["display_information"]["name"]) <= 35
+    assert len(doc["display_information"]["description"]) <= 140
+    assert len(doc["features"]["bot_user"]["display_name"]) <= 80
+    for command in doc["features"]["slash_commands"]:
+        assert len(command["description"]) <= 140, command["command"]
+        assert len(command["usage_hint"]) <= 1000, command["command"]
+        assert len(command["command"]) <= 32, command["command"]
