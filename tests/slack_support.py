@@ -111,3 +111,29 @@ async def running(settings: Settings, fake: FakeSlack, **build: Any) -> AsyncIte
     finally:
         core.close()
         app.close()
+
+
+# -- expected Block Kit, written out the way Slack receives it ---------------------------------
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def fields(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}", "verbatim": True} for k, v in pairs],
+    }
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        out["style"] = style
+    return out

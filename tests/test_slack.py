@@ -20,7 +20,15 @@ from storage.models import Task, TaskEvent
 from tests.chat import snapshot
 from tests.conftest import Clock
 from tests.fake_slack import Failure, FakeSlack
-from tests.slack_support import Harness, fixture_json, running, settings_for
+from tests.slack_support import (
+    Harness,
+    button,
+    fields,
+    fixture_json,
+    running,
+    section,
+    settings_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -44,29 +52,6 @@ def fake() -> Iterator[FakeSlack]:
 async def slack(db_url: str, fake: FakeSlack, clock: Clock) -> Any:
     async with running(settings_for(db_url, fake), fake, clock=clock) as harness:
         yield harness
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
-
-
-def fields(*pairs: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "type": "section",
-        "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}", "verbatim": True} for k, v in pairs],
-    }
-
-
-def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text, "emoji": True},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        out["style"] = style
-    return out
 
 
 def block_button(key: str) -> dict[str, Any]:

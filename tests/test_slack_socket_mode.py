@@ -24,7 +24,15 @@ from storage.db import Database
 from storage.models import Task
 from tests.conftest import Clock
 from tests.fake_slack import Failure, FakeSlack
-from tests.slack_support import Harness, fixture_json, running, settings_for
+from tests.slack_support import (
+    Harness,
+    button,
+    fields,
+    fixture_json,
+    running,
+    section,
+    settings_for,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -62,29 +70,6 @@ def mention_envelope(text: str) -> dict[str, Any]:
     assert frame["payload"]["event"]["type"] == "app_mention"
     frame["payload"]["event"]["text"] = text
     return frame
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
-
-
-def fields(*pairs: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "type": "section",
-        "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}", "verbatim": True} for k, v in pairs],
-    }
-
-
-def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text, "emoji": True},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        out["style"] = style
-    return out
 
 
 def created_blocks(title: str) -> list[dict[str, Any]]:
