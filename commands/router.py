@@ -140,10 +140,9 @@ class Router:
         with self.db.transaction() as session:
             # The claim commits with the command: a crash rolls it back, so the
             # platform's retry is processed; a redelivery after success is not.
-            if inbound.event_id and not repo.claim_event(
-                session, platform=inbound.platform, event_id=inbound.event_id
-            ):
-                raise Duplicate(inbound.event_id)
+            for event_id in filter(None, (inbound.event_id, *inbound.also_ids)):
+                if not repo.claim_event(session, platform=inbound.platform, event_id=event_id):
+                    raise Duplicate(event_id)
             ctx = self._context(session, inbound)
             if _locale_out is not None:
                 _locale_out[0] = ctx.locale

@@ -92,6 +92,9 @@ class Inbound:
     # `@key` tokens in `text` name the mention stored under `key`.
     mentions: dict[str, MentionRef] = field(default_factory=dict)
     event_id: str | None = None
+    # Further ids of the same delivery (Feishu: the message id, which survives a
+    # redelivery under a new event id); any one seen before makes it a duplicate.
+    also_ids: tuple[str, ...] = ()
     received_at: datetime | None = None
 
 

@@ -218,3 +218,12 @@ def test_router_only_ever_replies_or_raises_command_error(chat: Chat, user: str,
         assert zh.title.plain()
     assert isinstance(reply, Reply)
     assert chat.router.crashes == 0
+
+
+def test_a_delivery_seen_under_any_of_its_ids_is_a_duplicate(chat: Chat) -> None:
+    """A redelivery with a new event id but the same message id changes nothing."""
+    assert chat.say("mei", "task add once", event_id="ev1", also_ids=("msg:1",)) is not None
+    before = snapshot(chat.db)
+    assert chat.say("mei", "task add once", event_id="ev2", also_ids=("msg:1",)) is None
+    assert chat.say("mei", "task add once", event_id="ev1", also_ids=("msg:2",)) is None
+    assert snapshot(chat.db) == before
