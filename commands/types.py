@@ -137,6 +137,16 @@ class Notification:
 
 
 @dataclass(frozen=True, slots=True)
+class Mirror:
+    """Another channel bound to the same project (maybe on the other platform):
+    a change announced in one channel is announced there too."""
+
+    platform: str
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     title: Rich = Rich()
     lines: tuple[Rich, ...] = ()
@@ -148,6 +158,7 @@ class Reply:
     visibility: Visibility = Visibility.EPHEMERAL
     tone: Tone = Tone.INFO
     notifications: tuple[Notification, ...] = ()
+    mirrors: tuple[Mirror, ...] = ()
 
     def text(self) -> str:
         """Everything a person reads, as plain text (for logs and tests)."""
