@@ -20,9 +20,11 @@ from starlette.routing import Route
 
 from bot.app import App
 from bot.core import Core
+from bot.hub import Hub
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.feishu.adapter import FeishuAdapter
     from bot.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,33 @@ class ConfigError(Exception):
     """Settings that cannot run: said to the operator, no traceback."""
 
 
-def slack_adapter(settings: Settings, core: Core) -> SlackAdapter | None:
+def feishu_adapter(settings: Settings, core: Core, hub: Hub) -> FeishuAdapter | None:
+    """The Feishu adapter when Feishu is configured (lark-oapi loads only then)."""
+    if not settings.feishu_enabled:
+        return None
+    if settings.feishu_mode == "http" and settings.feishu_verification_token is None:
+        raise ConfigError(
+            "FEISHU_MODE=http needs FEISHU_VERIFICATION_TOKEN (and FEISHU_ENCRYPT_KEY)"
+        )
+    from bot.feishu.adapter import FeishuAdapter
+
+    assert settings.feishu_app_id is not None and settings.feishu_app_secret is not None
+    token = settings.feishu_verification_token
+    key = settings.feishu_encrypt_key
+    return FeishuAdapter(
+        core=core,
+        catalog=core.router.catalog,
+        app_id=settings.feishu_app_id,
+        app_secret=settings.feishu_app_secret.get_secret_value(),
+        verification_token=token.get_secret_value() if token else "",
+        encrypt_key=key.get_secret_value() if key else "",
+        domain=settings.feishu_domain,
+        mode=settings.feishu_mode,
+        hub=hub,
+    )
+
+
+def slack_adapter(settings: Settings, core: Core, hub: Hub | None = None) -> SlackAdapter | None:
     if not settings.slack_enabled:
         return None
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
@@ -54,11 +82,14 @@ def slack_adapter(settings: Settings, core: Core) -> SlackAdapter | None:
         ),
         api_url=settings.slack_api_url,
         app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None,
+        hub=hub,
     )
 
 
-def build_web_app(*, core: Core, slack: SlackAdapter | None) -> Starlette:
-    """The ASGI app: /healthz always, /slack/events when Slack runs over HTTP."""
+def build_web_app(
+    *, core: Core, slack: SlackAdapter | None, feishu: FeishuAdapter | None = None
+) -> Starlette:
+    """The ASGI app: /healthz always, /slack/events and /feishu/events for HTTP modes."""
 
     def ping_database() -> None:
         with core.router.db.engine.connect() as conn:
@@ -75,20 +106,26 @@ def build_web_app(*, core: Core, slack: SlackAdapter | None) -> Starlette:
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if slack is not None and slack.signing_secret:
         routes.append(Route("/slack/events", slack.endpoint, methods=["POST"]))
+    if feishu is not None and feishu.mode == "http":
+        routes.append(Route("/feishu/events", feishu.endpoint, methods=["POST"]))
+    adapters = [a for a in (slack, feishu) if a is not None]
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if slack is not None:
-            await slack.start()
+        started = []
         try:
+            for adapter in adapters:
+                await adapter.start()
+                started.append(adapter)
             yield
         finally:
-            if slack is not None:
-                await slack.stop()
+            for adapter in reversed(started):
+                await adapter.stop()
 
     web = Starlette(routes=routes, lifespan=lifespan)
     web.state.core = core
     web.state.slack = slack
+    web.state.feishu = feishu
     return web
 
 
@@ -97,14 +134,16 @@ def serve(app: App) -> int:
 
     settings = app.settings
     core = Core(app.router)
+    hub = Hub()
     try:
-        slack = slack_adapter(settings, core)
+        slack = slack_adapter(settings, core, hub)
+        feishu = feishu_adapter(settings, core, hub)
     except ConfigError as err:
         print(f"teambot serve: {err}", file=sys.stderr)
         return 2
-    if slack is None:
+    if slack is None and feishu is None:
         log.warning("no chat platform configured: serving /healthz only")
-    web = build_web_app(core=core, slack=slack)
+    web = build_web_app(core=core, slack=slack, feishu=feishu)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the
     # signal again through the handler that was installed before it; a no-op
     # one lets serve() finish its own clean-up and exit 0.

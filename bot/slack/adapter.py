@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.core import Background, Core
+from bot.hub import Hub
 from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain
 from bot.slack.translate import parse_text
@@ -77,6 +78,7 @@ class SlackAdapter:
         api_url: str,
         app_token: str | None = None,
         background: Background | None = None,
+        hub: Hub | None = None,
     ) -> None:
         self.core = core
         self.catalog = catalog
@@ -85,6 +87,8 @@ class SlackAdapter:
         self.api_url = api_url
         self.app_token = app_token
         self.background = background or Background()
+        self.hub = hub or Hub()
+        self.hub.register(self)
         self._profiles: dict[str, tuple[float, Profile]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -433,13 +437,11 @@ class SlackAdapter:
         await self.client.views_open(trigger_id=body.get("trigger_id"), view=view)
 
     def _notify(self, reply: Reply) -> None:
-        """DMs for the RACI people a change concerns, one per person, after the answer."""
-        for note in reply.notifications:
-            if note.platform != PLATFORM:
-                continue
-            self.background.spawn(self._dm(note.platform_user_id, note.reply), what="DM")
+        """After the answer: DMs for the people a change concerns (on their own
+        platform) and the announcement in the project's other channels."""
+        self.hub.deliver(reply, background=self.background)
 
-    async def _dm(self, user_id: str, reply: Reply) -> None:
+    async def notify(self, *, user_id: str, reply: Reply) -> None:
         try:
             await self.send(channel=user_id, reply=reply, ping=True)
         except SlackApiError as err:

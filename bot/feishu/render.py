@@ -1,0 +1,160 @@
+"""Neutral replies to Feishu interactive cards (card JSON 2.0).
+
+Values from users are escaped for card markdown (`&`, `<`, `>`), so no title
+can become `<at user_id="all">`, `<at id=…>` or a link; the header and
+buttons use plain_text, which Feishu does not parse at all. Mentions of
+Feishu members become `<at id=open_id></at>` only where pinging is wanted
+(one-to-one messages); elsewhere, and for members of other platforms, the
+name in bold.
+
+Cards stay under Feishu's size limit by dropping list items, never by an API
+error: at most MAX_ELEMENTS elements and MAX_CARD_BYTES of JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from commands.types import Button, Lit, Mention, Reply, Rich, Tone, Val
+
+MAX_ELEMENTS = 60
+MAX_MARKDOWN = 4000
+MAX_CARD_BYTES = 28_000  # Feishu refuses cards over about 30 KB
+_TEMPLATE = {Tone.ERROR: "red", Tone.WARNING: "orange", Tone.SUCCESS: "green", Tone.INFO: "blue"}
+_BUTTON_TYPE = {"primary": "primary", "danger": "danger"}
+
+
+def escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown(rich: Rich, *, ping: bool) -> str:
+    out = []
+    for span in rich.spans:
+        if isinstance(span, Mention):
+            if ping and span.platform == "feishu" and span.platform_user_id.startswith("ou_"):
+                out.append(f"<at id={span.platform_user_id}></at>")
+            else:
+                out.append(f"**{escape(span.name)}**")
+        elif isinstance(span, Val):
+            out.append(escape(span.text))
+        else:
+            assert isinstance(span, Lit)
+            out.append(escape(span.text))
+    return "".join(out)
+
+
+def plain(rich: Rich) -> str:
+    return "".join(f"@{s.name}" if isinstance(s, Mention) else s.text for s in rich.spans)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _md(content: str, **extra: Any) -> dict[str, Any]:
+    return {"tag": "markdown", "content": cut(content, MAX_MARKDOWN), **extra}
+
+
+def _button(b: Button) -> dict[str, Any]:
+    return {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": cut(plain(b.label), 40)},
+        "type": _BUTTON_TYPE.get(b.style, "default"),
+        "behaviors": [{"type": "callback", "value": {"command": b.command}}],
+    }
+
+
+def _form(b: Button) -> dict[str, Any]:
+    """A button that needs a text first (a block's reason): an input and a submit button."""
+    assert b.asks is not None
+    submit = _button(b)
+    submit.update({"form_action_type": "submit", "name": f"submit_{b.action_id}"})
+    return {
+        "tag": "form",
+        "name": f"form_{b.action_id}",
+        "elements": [
+            {
+                "tag": "input",
+                "name": "answer",
+                "placeholder": {"tag": "plain_text", "content": cut(plain(b.asks), 100)},
+                "max_length": 500,
+            },
+            submit,
+        ],
+    }
+
+
+def _table(reply: Reply) -> dict[str, Any]:
+    assert reply.table is not None
+    names = [f"c{i}" for i in range(len(reply.table.header))]
+    return {
+        "tag": "table",
+        "page_size": 10,
+        "columns": [
+            {"name": n, "display_name": cut(plain(h), 40), "data_type": "text", "width": "auto"}
+            for n, h in zip(names, reply.table.header, strict=True)
+        ],
+        "rows": [
+            {n: cut(plain(c), 200) for n, c in zip(names, row, strict=True)}
+            for row in reply.table.rows
+        ],
+    }
+
+
+def card(reply: Reply, *, ping: bool = False) -> dict[str, Any]:
+    elements: list[dict[str, Any]] = []
+    elements += [_md(markdown(line, ping=ping)) for line in reply.lines]
+    if reply.fields:
+        rows = [
+            f"**{markdown(f.label, ping=ping)}**：{markdown(f.value, ping=ping)}"
+            for f in reply.fields
+        ]
+        elements.append(_md("\n".join(rows)))
+    items = [f"- {markdown(item, ping=ping)}" for item in reply.items]
+    if reply.table is not None:
+        elements.append(_table(reply))
+    tail: list[dict[str, Any]] = [
+        _md(markdown(line, ping=ping), text_size="notation") for line in reply.footer
+    ]
+    plain_buttons = [b for b in reply.buttons if b.asks is None]
+    if plain_buttons:
+        tail.append({
+            "tag": "column_set",
+            "flex_mode": "flow",
+            "columns": [
+                {"tag": "column", "width": "auto", "elements": [_button(b)]}
+                for b in plain_buttons
+            ],
+        })  # fmt: skip
+    tail += [_form(b) for b in reply.buttons if b.asks is not None]
+
+    def build(kept: list[str], dropped: int) -> dict[str, Any]:
+        body = list(elements)
+        if kept:
+            body.append(_md("\n".join(kept)))
+        if dropped:
+            body.append(_md(f"… (+{dropped})", text_size="notation"))
+        body = body[: MAX_ELEMENTS - len(tail)] + tail
+        return {
+            "schema": "2.0",
+            "config": {"update_multi": True, "summary": {"content": cut(plain(reply.title), 100)}},
+            "header": {
+                "title": {"tag": "plain_text", "content": cut(plain(reply.title), 200)},
+                "template": _TEMPLATE[reply.tone],
+            },
+            "body": {"elements": body},
+        }
+
+    kept = items
+    result = build(kept, 0)
+    while len(json.dumps(result, ensure_ascii=False).encode()) > MAX_CARD_BYTES and kept:
+        kept = kept[: max(0, len(kept) * 3 // 4)]
+        result = build(kept, len(items) - len(kept))
+    return result
+
+
+def text_of(reply: Reply) -> str:
+    """A one-line plain text of the reply (for logs and the apology fallback)."""
+    return cut(" — ".join(p for p in [plain(reply.title), *map(plain, reply.lines[:1])] if p), 500)

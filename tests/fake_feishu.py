@@ -1,0 +1,114 @@
+"""A fake Feishu Open API on a free loopback port (token, bot info, contacts, messages).
+
+Like tests/fake_slack.py: an aiohttp server in its own thread that records every
+call and can be told to fail the next call of a path (e.g. 429 with
+x-ogw-ratelimit-reset, or a Feishu error code).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_OPEN_ID = "ou_bot0000000000000000000000000000"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeFeishu:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.users: dict[str, str] = {}
+        self.failures: dict[str, list[Failure]] = {}
+        self._ids = itertools.count(1)
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-feishu", daemon=True)
+        self.port = 0
+
+    def start(self) -> FakeFeishu:
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, path: str, failure: Failure) -> None:
+        self.failures.setdefault(path, []).append(failure)
+
+    def sent(self, path: str = "/open-apis/im/v1/messages") -> list[dict[str, Any]]:
+        """Bodies posted to a path; message `content` is decoded from its JSON string."""
+        out = []
+        for call in self.calls:
+            if call.path == path and call.method == "POST":
+                body = dict(call.body)
+                if isinstance(body.get("content"), str):
+                    body["content"] = json.loads(body["content"])
+                out.append({"query": call.query, **body})
+        return out
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self._handle)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        self._loop.run_forever()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = json.loads(raw) if raw else None
+        path = request.path
+        self.calls.append(
+            Call(request.method, path, dict(request.query), body, dict(request.headers))
+        )
+        pending = self.failures.get(path)
+        if pending:
+            failure = pending.pop(0)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        return web.json_response(self._answer(path))
+
+    def _answer(self, path: str) -> dict[str, Any]:
+        if path == "/open-apis/auth/v3/tenant_access_token/internal":
+            return {"code": 0, "msg": "ok", "tenant_access_token": "t-fake-token", "expire": 7200}
+        if path == "/open-apis/bot/v3/info":
+            return {"code": 0, "msg": "ok", "bot": {"open_id": BOT_OPEN_ID, "app_name": "teambot"}}
+        if path.startswith("/open-apis/contact/v3/users/"):
+            name = self.users.get(path.rsplit("/", 1)[1])
+            if name is None:
+                return {"code": 41050, "msg": "no user authority"}
+            return {"code": 0, "msg": "ok", "data": {"user": {"name": name}}}
+        if path in ("/open-apis/im/v1/messages", "/open-apis/ephemeral/v1/send"):
+            return {"code": 0, "msg": "ok", "data": {"message_id": f"om_sent{next(self._ids)}"}}
+        return {"code": 404, "msg": f"unknown path {path}"}
