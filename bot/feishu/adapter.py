@@ -219,8 +219,11 @@ class FeishuAdapter:
                 )
                 return
             except FeishuApiError as err:
-                log.error("Feishu ephemeral card failed (code %s): %s", err.code, err.msg)
-                await self._apologise(chat_id, "chat_id")
+                # Without the ephemeral-card permission, the asker's one-to-one
+                # chat is the next most private place.
+                log.warning("Feishu ephemeral card failed (code %s): %s; sending one to one",
+                            err.code, err.msg)  # fmt: skip
+                await self.notify(user_id=open_id, reply=reply)
                 return
         ping = reply.visibility is Visibility.EPHEMERAL
         await self._deliver(
