@@ -15,8 +15,10 @@ _SPACE = re.compile(r"\s")
 def tokenize(text: str) -> list[str]:
     """Split on white space (full-width too); double quotes group words.
 
-    Quotes may also open inside a word (`ms:"Beta 2"`). An unclosed quote
-    runs to the end of the text. Single quotes are apostrophes, not quotes.
+    A quote groups at the start of a word or right after an option's colon
+    (`ms:"Beta 2"`); elsewhere it is a character of the word (`id="all"` stays
+    as typed). An unclosed quote runs to the end of the text. Single quotes
+    are apostrophes, not quotes.
     """
     tokens: list[str] = []
     current: list[str] = []
@@ -24,7 +26,7 @@ def tokenize(text: str) -> list[str]:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _OPEN_QUOTES:
+        if ch in _OPEN_QUOTES and (not current or current[-1][-1:] in (":", "：")):
             close = _OPEN_QUOTES[ch]
             end = text.find(close, i + 1)
             end = n if end < 0 else end

@@ -28,7 +28,7 @@ TODAY = date(2026, 11, 23)
         ("task add “修复 登录页” @li", ["task", "add", "修复 登录页", "@li"]),
         ("task add 「月度 报告」", ["task", "add", "月度 报告"]),
         ('task add x ms:"Beta 2" due:fri', ["task", "add", "x", "ms:Beta 2", "due:fri"]),
-        ('a"b c"d e', ["ab cd", "e"]),
+        ('a"b c"d e', ['a"b', 'c"d', "e"]),
         ('task add "Write the SRS', ["task", "add", "Write the SRS"]),
         ("task add “never closed  here", ["task", "add", "never closed  here"]),
         ('task add ""', ["task", "add", ""]),
@@ -46,7 +46,7 @@ TODAY = date(2026, 11, 23)
         "chinese-quotes",
         "corner-brackets",
         "quote-opens-mid-word",
-        "quotes-glue-to-neighbours",
+        "quotes-mid-word-are-characters",
         "unclosed-double-quote",
         "unclosed-chinese-quote",
         "empty-quotes",
@@ -361,3 +361,10 @@ def test_choice_rejects(choice: Choice, raw: str, allowed: list[str]) -> None:
 def test_leap_day_without_year_is_the_next_one(raw: str, today: date, expected: date) -> None:
     """A 29 February without a year waits for the next leap year instead of failing."""
     assert parse_date(raw, today=today) == expected
+
+
+def test_quotes_inside_a_word_stay_as_typed() -> None:
+    """`<at user_id="all">` keeps its quotes: only a word's start or an option's colon opens a quote."""
+    assert tokenize('task add <at user_id="all"></at> 全员') == [
+        "task", "add", '<at', 'user_id="all"></at>', "全员",
+    ]  # fmt: skip
