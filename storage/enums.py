@@ -43,4 +43,9 @@ class MilestoneStatus(StrEnum):
     DONE = "done"
 
 
+class LinkKind(StrEnum):
+    CHANNEL = "channel"
+    PERSON = "person"
+
+
 PRIORITY_ORDER = {Priority.HIGH: 0, Priority.MED: 1, Priority.LOW: 2}

@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from storage.db import Database
 
-HEAD = "0001"
+HEAD = "0002"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

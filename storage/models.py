@@ -91,6 +91,25 @@ class ProjectAdmin(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class LinkCode(SQLModel, table=True):
+    """A one-time code that links a channel to a project, or a member to a person.
+
+    `kind` is "channel" (with the project it joins, issued by an admin) or
+    "person" (issued by the member to be linked). Used codes are kept.
+    """
+
+    __tablename__ = "link_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=16, unique=True)
+    kind: str = Field(max_length=8)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _when()
+
+
 class Milestone(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "name"),)
 

@@ -7,15 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.enums import Role, TaskStatus
 from storage.models import (
     ChannelBinding,
+    LinkCode,
     Member,
     Milestone,
+    Person,
     ProcessedEvent,
     Project,
     ProjectAdmin,
@@ -353,6 +355,129 @@ def milestone_progress(
     for milestone_id, total, done in rows:
         out[int(milestone_id)] = (int(done or 0), int(total))
     return out
+
+
+# -- links across channels and platforms --------------------------------------------
+
+
+def add_link_code(
+    session: Session,
+    *,
+    code: str,
+    kind: str,
+    project_id: int | None,
+    member_id: int,
+    created_at: datetime,
+    expires_at: datetime,
+) -> LinkCode | None:
+    """Store a new one-time code; None when that code exists already (draw another)."""
+    savepoint = session.begin_nested()
+    try:
+        row = LinkCode(
+            code=code,
+            kind=kind,
+            project_id=project_id,
+            member_id=member_id,
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+        session.add(row)
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return row
+
+
+def find_link_code(session: Session, *, code: str) -> LinkCode | None:
+    return session.exec(select(LinkCode).where(LinkCode.code == code)).first()
+
+
+def use_link_code(session: Session, *, code_id: int, at: datetime) -> bool:
+    """Mark a code used; False if it was used already (by a concurrent request, too)."""
+    result = session.execute(
+        update(LinkCode)
+        .where(col(LinkCode.id) == code_id, col(LinkCode.used_at).is_(None))
+        .values(used_at=at)
+        .returning(col(LinkCode.id))
+    )
+    return result.first() is not None
+
+
+def project_work(session: Session, *, project_id: int) -> tuple[int, int]:
+    """(tasks, milestones) of a project; deleted tasks count, their rows are kept."""
+    tasks = select(func.count()).select_from(Task).where(Task.project_id == project_id)
+    milestones = (
+        select(func.count()).select_from(Milestone).where(Milestone.project_id == project_id)
+    )
+    row = session.execute(select(tasks.scalar_subquery(), milestones.scalar_subquery())).one()
+    return int(row[0]), int(row[1])
+
+
+def other_channels(
+    session: Session, *, project_id: int, binding_id: int
+) -> list[tuple[str, str, str]]:
+    """(platform, workspace external id, channel id) of the project's other channels."""
+    rows = session.execute(
+        select(Workspace.platform, Workspace.external_id, ChannelBinding.channel_id)
+        .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+        .where(ChannelBinding.project_id == project_id, col(ChannelBinding.id) != binding_id)
+        .order_by(col(ChannelBinding.id))
+    ).all()
+    return [(str(p), str(w), str(c)) for p, w, c in rows]
+
+
+def binding_count(session: Session, *, project_id: int) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(ChannelBinding)
+            .where(ChannelBinding.project_id == project_id)
+        ).scalar_one()
+    )
+
+
+def rebind_channel(session: Session, *, binding: ChannelBinding, project_id: int) -> None:
+    binding.project_id = project_id
+    session.add(binding)
+    session.flush()
+
+
+def delete_project(session: Session, *, project_id: int) -> None:
+    """Remove a project that holds no work and no channel, with its admins and link codes."""
+    session.execute(delete(ProjectAdmin).where(col(ProjectAdmin.project_id) == project_id))
+    session.execute(delete(LinkCode).where(col(LinkCode.project_id) == project_id))
+    session.execute(delete(Project).where(col(Project.id) == project_id))
+    session.flush()
+
+
+def link_members(session: Session, *, member_ids: Sequence[int], at: datetime) -> int:
+    """Make the members one person and return its id.
+
+    The oldest person any of them has is kept; members of their other persons
+    move to it (those persons are removed); with none, a new person is made.
+    """
+    members = session.exec(select(Member).where(col(Member.id).in_(member_ids))).all()
+    persons = sorted({m.person_id for m in members if m.person_id is not None})
+    if persons:
+        keep, merged = persons[0], persons[1:]
+    else:
+        person = Person(created_at=at)
+        session.add(person)
+        session.flush()
+        assert person.id is not None
+        keep, merged = person.id, []
+    if merged:
+        session.execute(
+            update(Member).where(col(Member.person_id).in_(merged)).values(person_id=keep)
+        )
+        session.execute(delete(Person).where(col(Person.id).in_(merged)))
+    for member in members:
+        member.person_id = keep
+        session.add(member)
+    session.flush()
+    return keep
 
 
 # -- processed events --------------------------------------------------------------

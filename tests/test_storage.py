@@ -20,6 +20,7 @@ from storage.db import Database
 from storage.migrate import HEAD, alembic_config, current_revision, upgrade
 from storage.models import (
     ChannelBinding,
+    LinkCode,
     ProcessedEvent,
     Project,
     RaciAssignment,
@@ -236,6 +237,36 @@ def test_claim_event_only_once(db: Database) -> None:
     assert later is False
     assert [tuple(r) for r in rows] == [("feishu", "Ev1"), ("slack", "Ev1"), ("slack", "Ev2")]
     assert projects == 1
+
+
+def test_link_code_is_unique_and_used_only_once(db: Database) -> None:
+    """A taken code is refused without spoiling the transaction; a code is marked used once."""
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    with db.transaction() as session:
+        (ana,) = _members(session, "Ana")
+        codes = [
+            repo.add_link_code(
+                session,
+                code="ABCDEFGH",
+                kind="person",
+                project_id=None,
+                member_id=ana,
+                created_at=now,
+                expires_at=now + timedelta(minutes=15),
+            )
+            for _ in range(2)
+        ]
+        first, taken = codes
+        assert first is not None and first.id is not None
+        assert taken is None
+        code_id = first.id
+    with db.transaction() as session:
+        assert repo.use_link_code(session, code_id=code_id, at=now) is True
+        assert repo.use_link_code(session, code_id=code_id, at=now + timedelta(minutes=1)) is False
+    with db.transaction() as session:
+        # A second request, after the first committed, loses too.
+        assert repo.use_link_code(session, code_id=code_id, at=now) is False
+        assert session.get_one(LinkCode, code_id).used_at == now
 
 
 def test_bind_channel_twice_returns_the_same_project(db: Database) -> None:
