@@ -104,6 +104,8 @@ def render(reply: Reply, *, style: Style | None = None) -> str:
         who = note.platform_user_id
         text = " — ".join(plain(r) for r in (note.reply.title, *note.reply.lines))
         out.append(style.dim(f"  ✉ to @{who}: {text}"))
+    for mirror in reply.mirrors:
+        out.append(style.dim(f"  ↪ also in {_safe(mirror.platform)} #{_safe(mirror.channel_id)}"))
     return "\n".join(out)
 
 

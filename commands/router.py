@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,7 +24,7 @@ from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
 from commands.parsing import parse_key, tokenize
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry, Target
-from commands.types import Inbound, Reply, Rich, Tone, Visibility
+from commands.types import Inbound, Mirror, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.db import Database
 from storage.types import utcnow
@@ -148,11 +148,12 @@ class Router:
                 _locale_out[0] = ctx.locale
             spec, rest = self.resolve(words)
             try:
-                return self._run(ctx, spec, rest)
+                reply = self._run(ctx, spec, rest)
             except CommandError as err:
                 if err.command is None:
                     err.command = spec.id
                 raise
+            return self._mirrored(ctx, reply)
 
     def resolve(self, words: list[str]) -> tuple[CommandSpec, list[str]]:
         group = self.registry.group_of(words[0])
@@ -230,6 +231,21 @@ class Router:
             now=self.clock(),
             is_admin=member.id in admins,
         )
+
+    def _mirrored(self, ctx: Ctx, reply: Reply) -> Reply:
+        """A change announced in this channel is announced in the project's other channels."""
+        if reply.visibility is not Visibility.CHANNEL or reply.tone is Tone.ERROR:
+            return reply
+        assert ctx.binding.id is not None
+        # The binding, not ctx.project: `/teambot link <code>` moves it to another project.
+        others = repo.other_channels(
+            ctx.session, project_id=ctx.binding.project_id, binding_id=ctx.binding.id
+        )
+        mirrors = tuple(
+            Mirror(platform=platform, workspace_id=workspace, channel_id=channel)
+            for platform, workspace, channel in others
+        )
+        return replace(reply, mirrors=mirrors) if mirrors else reply
 
     def _run(self, ctx: Ctx, spec: CommandSpec, rest: list[str]) -> Reply:
         roles = None

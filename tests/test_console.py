@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.console import Style, mentions_in, render
-from commands.types import Field, Lit, Mention, Reply, Rich, Table, Tone, Val
+from commands.types import Field, Lit, Mention, Mirror, Reply, Rich, Table, Tone, Val, Visibility
 
 ACCEPTANCE = (
     "/task add Write the SRS @ana due:tomorrow prio:high\n"
@@ -158,6 +158,23 @@ def test_render_aligns_chinese_and_neutralises_terminal_escapes() -> None:
         "  Due   x",
         "  成员   T-1",
         "  @安娜  R",
+    ]
+
+
+def test_render_names_the_channels_a_change_is_mirrored_to() -> None:
+    """Each mirror is one short line after the reply: platform and channel."""
+    reply = Reply(
+        title=Rich.lit("Created T-1: x"),
+        visibility=Visibility.CHANNEL,
+        mirrors=(
+            Mirror(platform="slack", workspace_id="T1", channel_id="C111"),
+            Mirror(platform="feishu", workspace_id="t1", channel_id="oc_2\x1b[2J"),
+        ),
+    )
+    assert render(reply, style=Style(color=False)).splitlines() == [
+        "Created T-1: x",
+        "  ↪ also in slack #C111",
+        "  ↪ also in feishu #oc_2�[2J",
     ]
 
 
