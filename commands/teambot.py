@@ -1,10 +1,11 @@
-"""/teambot: help, project language and time zone, admins; and the groups still to come."""
+"""/teambot: help, project language and time zone, admins, links; and the groups still to come."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from commands import link
 from commands.common import join_people, take_people
 from commands.context import Ctx
 from commands.errors import CommandError
@@ -167,10 +168,14 @@ def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
         CommandSpec(
             "teambot",
             "link",
-            coming("/teambot link"),
-            "/teambot link [code]",
-            ("/teambot link",),
-            permission=Permission.ADMIN,
+            link.link,  # issuing a channel code is for admins: the handler authorizes it
+            "/teambot link [code] | link me [code]",
+            (
+                "/teambot link",
+                "/teambot link K7QM2XPB",
+                "/teambot link me",
+                "/teambot link me K7QM2XPB",
+            ),
             aliases=("关联",),
         ),
         CommandSpec(

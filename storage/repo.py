@@ -226,7 +226,7 @@ def list_tasks(
         query = query.where(Task.milestone_id == milestone_id)
     if member_id is not None:
         mine = select(RaciAssignment.task_id).where(
-            RaciAssignment.member_id == member_id,
+            col(RaciAssignment.member_id).in_(_same_person(member_id)),
             col(RaciAssignment.role).in_([Role.R.value, Role.A.value]),
         )
         query = query.where(col(Task.id).in_(mine))
@@ -234,6 +234,12 @@ def list_tasks(
     if limit is not None:
         query = query.limit(limit)
     return list(session.exec(query).all())
+
+
+def _same_person(member_id: int) -> Any:
+    """The member and every member linked with them as one person, as a subquery."""
+    person = select(Member.person_id).where(Member.id == member_id).scalar_subquery()
+    return select(Member.id).where((col(Member.id) == member_id) | (Member.person_id == person))
 
 
 def add_comment(

@@ -115,13 +115,13 @@ def test_admins_add_list_remove_and_keep_one(chat: Chat) -> None:
 
 
 def test_commands_still_to_come_say_so(chat: Chat) -> None:
-    """Standups, retros, KPIs, digests, links and exports answer that they are coming."""
+    """Standups, retros, KPIs, digests and exports answer that they are coming."""
     for text in [
         "/standup y: x",
         "/retro start",
         "/kpi",
         "/digest weekly mon 09:00",
-        "/teambot link",
+        "/teambot export csv",
     ]:
         reply = chat.say("mei", text)
         assert reply.tone is Tone.INFO, text
