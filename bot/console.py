@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.widths import pad, width
+from bot.text import pad, width
 from commands.router import Router
 from commands.types import Inbound, Lit, Mention, MentionRef, Reply, Rich, Tone, Val
 

@@ -7,14 +7,14 @@ x-ogw-ratelimit-reset, or a Feishu error code).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fake_server import ThreadedServer
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000000"
 
@@ -35,30 +35,18 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeFeishu:
+class FakeFeishu(ThreadedServer):
+    name = "fake-feishu"
+
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
         self.users: dict[str, str] = {}
         self.failures: dict[str, list[Failure]] = {}
         self._ids = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fake-feishu", daemon=True)
-        self.port = 0
 
-    def start(self) -> FakeFeishu:
-        self._thread.start()
-        self._started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{path:.*}", self._handle)
 
     def fail_next(self, path: str, failure: Failure) -> None:
         self.failures.setdefault(path, []).append(failure)
@@ -73,18 +61,6 @@ class FakeFeishu:
                     body["content"] = json.loads(body["content"])
                 out.append({"query": call.query, **body})
         return out
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        self._loop.run_forever()
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()

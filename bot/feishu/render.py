@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from commands.types import Button, Lit, Mention, Reply, Rich, Tone, Val
+from bot.text import render_spans
+from commands.types import Button, Mention, Reply, Rich, Tone
 
 MAX_ELEMENTS = 60
 MAX_MARKDOWN = 4000
@@ -30,23 +31,17 @@ def escape(text: str) -> str:
 
 
 def markdown(rich: Rich, *, ping: bool) -> str:
-    out = []
-    for span in rich.spans:
-        if isinstance(span, Mention):
-            if ping and span.platform == "feishu" and span.platform_user_id.startswith("ou_"):
-                out.append(f"<at id={span.platform_user_id}></at>")
-            else:
-                out.append(f"**{escape(span.name)}**")
-        elif isinstance(span, Val):
-            out.append(escape(span.text))
-        else:
-            assert isinstance(span, Lit)
-            out.append(escape(span.text))
-    return "".join(out)
+    def mention(span: Mention) -> str:
+        if ping and span.platform == "feishu" and span.platform_user_id.startswith("ou_"):
+            return f"<at id={span.platform_user_id}></at>"
+        return f"**{escape(span.name)}**"
+
+    return render_spans(rich, escape=escape, mention=mention)
 
 
 def plain(rich: Rich) -> str:
-    return "".join(f"@{s.name}" if isinstance(s, Mention) else s.text for s in rich.spans)
+    """For plain_text objects, which Feishu never parses."""
+    return rich.plain()
 
 
 def cut(text: str, limit: int) -> str:

@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.widths import pad, width
-from commands.types import Button, Lit, Mention, Reply, Rich, Table, Tone, Val
+from bot.text import pad, render_spans, width
+from commands.types import Button, Mention, Reply, Rich, Table, Tone
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -42,28 +42,17 @@ class SlackStyle:
 
 
 def mrkdwn(rich: Rich, style: SlackStyle) -> str:
-    out = []
-    for span in rich.spans:
-        if isinstance(span, Mention):
-            if (
-                style.ping
-                and span.platform == "slack"
-                and span.platform_user_id.startswith(("U", "W"))
-            ):
-                out.append(f"<@{span.platform_user_id}>")
-            else:
-                out.append(f"*{escape(span.name)}*")
-        elif isinstance(span, Val):
-            out.append(escape(span.text))
-        else:
-            assert isinstance(span, Lit)
-            out.append(escape(span.text))
-    return "".join(out)
+    def mention(span: Mention) -> str:
+        if style.ping and span.platform == "slack" and span.platform_user_id.startswith(("U", "W")):
+            return f"<@{span.platform_user_id}>"
+        return f"*{escape(span.name)}*"
+
+    return render_spans(rich, escape=escape, mention=mention)
 
 
 def plain(rich: Rich) -> str:
     """For plain_text objects and the notification fallback: Slack escapes nothing there."""
-    return "".join(f"@{s.name}" if isinstance(s, Mention) else s.text for s in rich.spans)
+    return rich.plain()
 
 
 def cut(text: str, limit: int, more: str = "…") -> str:

@@ -1,0 +1,31 @@
+"""Text helpers the renderers share: display width, and walking rich text."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+from commands.types import Lit, Mention, Rich, Val
+
+
+def width(text: str) -> int:
+    """Columns in a monospace terminal or code block (CJK counts double)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, size: int) -> str:
+    return text + " " * max(0, size - width(text))
+
+
+def render_spans(
+    rich: Rich, *, escape: Callable[[str], str], mention: Callable[[Mention], str]
+) -> str:
+    """Rich text in a platform's markup: words and values escaped, mentions as it says."""
+    out = []
+    for span in rich.spans:
+        if isinstance(span, Mention):
+            out.append(mention(span))
+        else:
+            assert isinstance(span, Lit | Val)
+            out.append(escape(span.text))
+    return "".join(out)
