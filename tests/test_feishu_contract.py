@@ -326,3 +326,20 @@ async def test_long_connection_runs_beside_the_server(
         await harness.settle()
         [card] = [m["content"] for m in fake.sent() if m["receive_id"] == "oc_group1"]
         assert card["header"]["title"]["content"] == "Created T-1: 长连接"
+
+
+async def test_a_rate_limited_name_lookup_does_not_hold_up_the_answer(
+    feishu: FeishuHarness, db: Database
+) -> None:
+    """The contact API rate-limited for 4 s: the callback is still answered within Feishu's 3 s."""
+    feishu.fake.fail_next("/open-apis/contact/v3/users/ou_zoe", Failure(
+        429, {"code": 99991400, "msg": "request trigger frequency limit"},
+        {"x-ogw-ratelimit-reset": "5"},
+    ))  # fmt: skip
+    body, headers = sealed(message_event("task add 不等名字", sender="ou_zoe"))
+    started = time.monotonic()
+    response = await feishu.client.post("/feishu/events", content=body, headers=headers)
+    assert time.monotonic() - started < 3.0
+    assert response.json() == {"msg": "success"}
+    assert [t.title for t in tasks(db)] == ["不等名字"]
+    await feishu.settle()

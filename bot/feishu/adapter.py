@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "feishu"
 MAX_BODY = 1_000_000
 NAME_TTL = 3600.0
+NAME_TIMEOUT = 1.0
 CARD_TIMEOUT = 2.5  # Feishu waits 3 s for a card callback's answer
 
 
@@ -263,10 +264,15 @@ class FeishuAdapter:
         if cached is not None and time.monotonic() - cached[0] < NAME_TTL:
             return cached[1]
         try:
-            name = await self.api.user_name(open_id)
+            # Feishu waits 3 s for the answer to a callback: a slow or rate-limited
+            # lookup must not hold it up (the name is filled in on a later command).
+            name = await asyncio.wait_for(self.api.user_name(open_id), NAME_TIMEOUT)
         except FeishuApiError as err:
             log.info("Feishu user name unavailable for %s (code %s)", open_id, err.code)
             name = ""
+        except TimeoutError:
+            log.info("Feishu user name lookup for %s took too long", open_id)
+            return ""
         self._names[open_id] = (time.monotonic(), name)
         return name
 
