@@ -94,6 +94,11 @@ class Registry:
 
     def closest(self, words: list[str]) -> CommandSpec | None:
         """The spec whose name is nearest to what was typed, for error messages."""
+        if words:
+            # A sub-command typed without its group (`完成 T-1`, `done T-1`).
+            owners = [g for (g, word) in self._sub_alias if word == words[0].lower()]
+            if owners:
+                return self.lookup("task" if "task" in owners else owners[0], words[0])
         typed = " ".join(w.lower() for w in words[:2])
         names = {
             f"{group} {word}": self.specs[f"{group}.{name}"]
@@ -103,9 +108,9 @@ class Registry:
         if match:
             return names[match[0]]
         if words:
-            group = difflib.get_close_matches(words[0].lower(), list(self._group_alias), n=1)
-            if group:
-                return self.first_of(self._group_alias[group[0]])
+            near = difflib.get_close_matches(words[0].lower(), list(self._group_alias), n=1)
+            if near:
+                return self.first_of(self._group_alias[near[0]])
         return None
 
     def first_of(self, group: str) -> CommandSpec | None:

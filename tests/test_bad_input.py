@@ -230,3 +230,10 @@ def test_a_delivery_seen_under_any_of_its_ids_is_a_duplicate(chat: Chat) -> None
     assert chat.say("mei", "task add once", event_id="ev2", also_ids=("msg:1",)) is None
     assert chat.say("mei", "task add once", event_id="ev1", also_ids=("msg:2",)) is None
     assert snapshot(chat.db) == before
+
+
+def test_a_sub_command_without_its_group_gets_that_commands_usage(chat: Chat) -> None:
+    """`完成 T-1` is not a command, but the answer shows how to write it: /task done <key>."""
+    reply = chat.say("mei", "完成 T-1")
+    assert reply.title.plain() == "I don't know the command “完成”."
+    assert reply.lines[0].plain() == "Usage: /task done <key>"
