@@ -126,9 +126,17 @@ def card(reply: Reply, *, ping: bool = False) -> dict[str, Any]:
     tail += [_form(b) for b in reply.buttons if b.asks is not None]
 
     def build(kept: list[str], dropped: int) -> dict[str, Any]:
-        body = list(elements)
-        if kept:
-            body.append(_md("\n".join(kept)))
+        # Whole items per markdown element, never one cut in the middle.
+        room = MAX_ELEMENTS - len(elements) - len(tail) - 1
+        chunks: list[list[str]] = []
+        for item in kept:
+            item = cut(item, MAX_MARKDOWN)
+            if chunks and sum(len(i) + 1 for i in chunks[-1]) + len(item) <= MAX_MARKDOWN:
+                chunks[-1].append(item)
+            else:
+                chunks.append([item])
+        dropped += sum(len(c) for c in chunks[room:])
+        body = list(elements) + [_md("\n".join(c)) for c in chunks[:room]]
         if dropped:
             body.append(_md(f"… (+{dropped})", text_size="notation"))
         body = body[: MAX_ELEMENTS - len(tail)] + tail
