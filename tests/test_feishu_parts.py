@@ -8,7 +8,7 @@ import pytest
 
 from bot.feishu.render import card, escape, markdown
 from bot.feishu.translate import command_of
-from bot.feishu.verify import Rejected, Verifier, decrypt, signature
+from bot.feishu.verify import Rejected, Verifier, decrypt, encrypt, signature
 from commands.types import Button, Lit, Mention, Reply, Rich, Val
 from tests.feishu_support import fixture_json
 
@@ -67,10 +67,23 @@ def test_plain_url_check_with_the_right_token() -> None:
     assert Verifier(verification_token="right").open({}, json.dumps(check).encode(), now=0) == check
 
 
-def test_missing_signature_headers_are_refused() -> None:
-    """With an encrypt key, a request without the signature headers is refused."""
+def test_unsigned_bodies_open_only_as_the_url_check() -> None:
+    """Feishu sends the URL check encrypted without signature headers: that opens; an
+    unsigned event, even correctly encrypted with our key, is refused as unsigned."""
+    verifier = Verifier(verification_token="t", encrypt_key="k")
+    check = {"challenge": "c1", "token": "t", "type": "url_verification"}
+    sealed_check = json.dumps({"encrypt": encrypt("k", json.dumps(check).encode(), b"i" * 16)})
+    assert verifier.open({}, sealed_check.encode(), now=0) == check
+    event = {"schema": "2.0", "header": {"token": "t", "event_type": "im.message.receive_v1"}}
+    sealed_event = json.dumps({"encrypt": encrypt("k", json.dumps(event).encode(), b"i" * 16)})
     with pytest.raises(Rejected, match="bad signature"):
-        Verifier(verification_token="t", encrypt_key="k").open({}, b'{"encrypt": "x"}', now=0)
+        verifier.open({}, sealed_event.encode(), now=0)
+    with pytest.raises(Rejected):
+        verifier.open({}, b'{"encrypt": "x"}', now=0)
+    wrong = {**check, "token": "other"}
+    sealed_wrong = json.dumps({"encrypt": encrypt("k", json.dumps(wrong).encode(), b"i" * 16)})
+    with pytest.raises(Rejected, match="bad verification token"):
+        verifier.open({}, sealed_wrong.encode(), now=0)
 
 
 def event(text: str, *, chat_type: str = "group", mentions: list[tuple[str, str]] = (),

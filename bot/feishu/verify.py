@@ -8,7 +8,11 @@ SDK.
 - Encrypted bodies are `{"encrypt": base64}`: AES-256-CBC with the key
   sha256(encrypt key), the IV the first 16 bytes, PKCS#7 padding.
 - With an encrypt key, `X-Lark-Signature` = sha256_hex(timestamp + nonce +
-  encrypt key + raw body), compared in constant time.
+  encrypt key + raw body), compared in constant time. Feishu sends the URL
+  check (saving the request URL in the console) encrypted but without the
+  signature headers; an unsigned body is accepted only if it decrypts with
+  our key to a URL check with our token, which changes nothing and only
+  echoes the challenge.
 - The verification token (`header.token`, or `token` in the URL check) must
   match, in constant time.
 - The timestamp must be within `window` seconds of now.
@@ -76,13 +80,45 @@ class Verifier:
         if not isinstance(outer, dict):
             raise Rejected("body is not an object")
         if self.encrypt_key:
-            timestamp = lower.get("x-lark-request-timestamp", "")
-            nonce = lower.get("x-lark-request-nonce", "")
-            given = lower.get("x-lark-signature", "")
+            payload = self._decrypted(lower, body, outer, now=now)
+        elif "encrypt" in outer:
+            raise Rejected("encrypted body but no encrypt key configured")
+        else:
+            payload = outer
+        if not isinstance(payload, dict):
+            raise Rejected("payload is not an object")
+        header = payload.get("header")
+        if header is None and "header" not in payload:
+            token = payload.get("token")
+        elif isinstance(header, dict):
+            token = header.get("token")
+        else:
+            raise Rejected("header is not an object")
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token.encode(), self.verification_token.encode()
+        ):
+            raise Rejected("bad verification token")
+        if isinstance(header, dict) and not self.encrypt_key:
+            # No signature without an encrypt key: the event's own time is the window.
+            created = str(header.get("create_time", ""))
+            if created.isdigit() and abs(now - int(created[:10])) > self.window:
+                raise Rejected("stale event")
+        return payload
+
+    def _decrypted(
+        self, lower: Mapping[str, str], body: bytes, outer: dict[str, Any], *, now: float
+    ) -> Any:
+        names = ("x-lark-request-timestamp", "x-lark-request-nonce", "x-lark-signature")
+        unsigned = not any(name in lower for name in names)
+        if not unsigned:
+            timestamp = lower.get(names[0], "")
             expected = signature(
-                timestamp=timestamp, nonce=nonce, encrypt_key=self.encrypt_key, body=body
+                timestamp=timestamp,
+                nonce=lower.get(names[1], ""),
+                encrypt_key=self.encrypt_key,
+                body=body,
             )
-            if not hmac.compare_digest(given.encode(), expected.encode()):
+            if not hmac.compare_digest(lower.get(names[2], "").encode(), expected.encode()):
                 raise Rejected("bad signature")
             try:
                 sent = int(timestamp)
@@ -90,30 +126,19 @@ class Verifier:
                 raise Rejected("no timestamp") from None
             if abs(now - sent) > self.window:
                 raise Rejected("stale timestamp")
-            if "encrypt" not in outer or not isinstance(outer["encrypt"], str):
-                raise Rejected("encrypt key set but body not encrypted")
-            try:
-                payload = json.loads(decrypt(self.encrypt_key, outer["encrypt"]))
-            except (ValueError, UnicodeDecodeError):
-                raise Rejected("decrypted body is not JSON") from None
-        elif "encrypt" in outer:
-            raise Rejected("encrypted body but no encrypt key configured")
-        else:
-            payload = outer
-        if not isinstance(payload, dict):
-            raise Rejected("payload is not an object")
-        token = (
-            payload.get("token")
-            if "header" not in payload
-            else (payload["header"] or {}).get("token")
-        )
-        if not isinstance(token, str) or not hmac.compare_digest(
-            token.encode(), self.verification_token.encode()
+        if not isinstance(outer.get("encrypt"), str):
+            raise Rejected("encrypt key set but body not encrypted")
+        try:
+            payload = json.loads(decrypt(self.encrypt_key, outer["encrypt"]))
+        except (ValueError, UnicodeDecodeError):
+            raise Rejected("decrypted body is not JSON") from None
+        if unsigned and not (
+            isinstance(payload, dict)
+            and payload.get("type") == "url_verification"
+            and "header" not in payload
         ):
-            raise Rejected("bad verification token")
-        if "header" in payload and not self.encrypt_key:
-            # No signature without an encrypt key: the event's own time is the window.
-            created = str((payload.get("header") or {}).get("create_time", ""))
-            if created.isdigit() and abs(now - int(created[:10])) > self.window:
-                raise Rejected("stale event")
+            # Feishu sends only the URL check unsigned; it carries no event.
+            raise Rejected("bad signature")
+        return payload
+
         return payload
