@@ -185,7 +185,7 @@ class FeishuAdapter:
             return {}
         inbound = Inbound(
             platform=PLATFORM,
-            workspace_id=operator.get("tenant_key") or header.get("tenant_key") or "",
+            workspace_id=header.get("tenant_key") or operator.get("tenant_key") or "",
             channel_id=context.get("open_chat_id") or "",
             channel_name=context.get("open_chat_id") or "",
             user_id=operator.get("open_id") or "",
