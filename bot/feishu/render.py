@@ -1,7 +1,8 @@
 """Neutral replies to Feishu interactive cards (card JSON 2.0).
 
-Values from users are escaped for card markdown (`&`, `<`, `>`), so no title
-can become `<at user_id="all">`, `<at id=…>` or a link; the header and
+Values from users are escaped for card markdown (`&`, `<`, `>` and the
+brackets `[`, `]` as numeric character references), so no title can become
+`<at user_id="all">`, `<at id=…>` or a `[text](url)` link; the header and
 buttons use plain_text, which Feishu does not parse at all. Mentions of
 Feishu members become `<at id=open_id></at>` only where pinging is wanted
 (one-to-one messages); elsewhere, and for members of other platforms, the
@@ -26,8 +27,11 @@ _TEMPLATE = {Tone.ERROR: "red", Tone.WARNING: "orange", Tone.SUCCESS: "green", T
 _BUTTON_TYPE = {"primary": "primary", "danger": "danger"}
 
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "[": "&#91;", "]": "&#93;"})
+
+
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.translate(_ESCAPES)
 
 
 def markdown(rich: Rich, *, ping: bool) -> str:
