@@ -156,3 +156,42 @@ async def running(
     finally:
         core.close()
         app.close()
+
+
+# -- the cards teambot sends, for exact comparisons -----------------------------------------
+
+
+def md(content: str, **extra: Any) -> dict[str, Any]:
+    return {"tag": "markdown", "content": content, **extra}
+
+
+def button(text: str, command: str, kind: str = "primary") -> dict[str, Any]:
+    return {"tag": "column", "width": "auto", "elements": [{
+        "tag": "button", "text": {"tag": "plain_text", "content": text}, "type": kind,
+        "behaviors": [{"type": "callback", "value": {"command": command}}],
+    }]}  # fmt: skip
+
+
+def block_form(key: str) -> dict[str, Any]:
+    return {"tag": "form", "name": "form_task_block", "elements": [
+        {"tag": "input", "name": "answer", "placeholder": {"tag": "plain_text", "content": "reason"},
+         "max_length": 500},
+        {"tag": "button", "text": {"tag": "plain_text", "content": "Block"}, "type": "danger",
+         "behaviors": [{"type": "callback", "value": {"command": f"task block {key}"}}],
+         "form_action_type": "submit", "name": "submit_task_block"},
+    ]}  # fmt: skip
+
+
+def task_card(title: str, template: str, fields: str, buttons: list[dict[str, Any]],
+              form: bool = True) -> dict[str, Any]:  # fmt: skip
+    elements: list[dict[str, Any]] = [md(fields)]
+    if buttons:
+        elements.append({"tag": "column_set", "flex_mode": "flow", "columns": buttons})
+    if form:
+        elements.append(block_form("T-1"))
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": title}},
+        "header": {"title": {"tag": "plain_text", "content": title}, "template": template},
+        "body": {"elements": elements},
+    }

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from sqlmodel import Session, select
 
+from bot.serve import build_web_app
 from storage.db import Database
 from storage.models import RaciAssignment, Task
 from tests.chat import snapshot
@@ -22,12 +24,15 @@ from tests.fake_feishu import Failure, FakeFeishu
 from tests.feishu_support import (
     TOKEN,
     FeishuHarness,
+    button,
     card_event,
     feishu_settings,
     fixture_json,
+    md,
     message_event,
     running,
     sealed,
+    task_card,
 )
 
 pytestmark = pytest.mark.anyio
@@ -52,45 +57,17 @@ async def feishu(db_url: str, fake: FakeFeishu, clock: Clock) -> AsyncIterator[F
         yield harness
 
 
+@pytest.fixture
+async def plain(db_url: str, fake: FakeFeishu, clock: Clock) -> AsyncIterator[FeishuHarness]:
+    """The app configured without an encrypt key: callbacks are plain JSON."""
+    settings = feishu_settings(db_url, fake, feishu_encrypt_key=None)
+    async with running(settings, fake, clock=clock) as harness:
+        yield harness
+
+
 def tasks(db: Database) -> list[Task]:
     with Session(db.engine) as session:
         return list(session.exec(select(Task).order_by(Task.number)).all())  # type: ignore[arg-type]
-
-
-def md(content: str, **extra: Any) -> dict[str, Any]:
-    return {"tag": "markdown", "content": content, **extra}
-
-
-def button(text: str, command: str, kind: str = "primary") -> dict[str, Any]:
-    return {"tag": "column", "width": "auto", "elements": [{
-        "tag": "button", "text": {"tag": "plain_text", "content": text}, "type": kind,
-        "behaviors": [{"type": "callback", "value": {"command": command}}],
-    }]}  # fmt: skip
-
-
-def block_form(key: str) -> dict[str, Any]:
-    return {"tag": "form", "name": "form_task_block", "elements": [
-        {"tag": "input", "name": "answer", "placeholder": {"tag": "plain_text", "content": "reason"},
-         "max_length": 500},
-        {"tag": "button", "text": {"tag": "plain_text", "content": "Block"}, "type": "danger",
-         "behaviors": [{"type": "callback", "value": {"command": f"task block {key}"}}],
-         "form_action_type": "submit", "name": "submit_task_block"},
-    ]}  # fmt: skip
-
-
-def task_card(title: str, template: str, fields: str, buttons: list[dict[str, Any]],
-              form: bool = True) -> dict[str, Any]:  # fmt: skip
-    elements: list[dict[str, Any]] = [md(fields)]
-    if buttons:
-        elements.append({"tag": "column_set", "flex_mode": "flow", "columns": buttons})
-    if form:
-        elements.append(block_form("T-1"))
-    return {
-        "schema": "2.0",
-        "config": {"update_multi": True, "summary": {"content": title}},
-        "header": {"title": {"tag": "plain_text", "content": title}, "template": template},
-        "body": {"elements": elements},
-    }
 
 
 # -- commands from messages --------------------------------------------------------------
@@ -148,6 +125,39 @@ async def test_url_verification_encrypted(feishu: FeishuHarness) -> None:
 
 
 # -- refusals -------------------------------------------------------------------------------
+
+
+async def test_url_verification_as_feishu_sends_it_encrypted_but_unsigned(
+    feishu: FeishuHarness, db: Database
+) -> None:
+    """Saving the request URL, Feishu posts the check encrypted but without X-Lark-* signature
+    headers: it gets the challenge. An unsigned event is still refused and changes nothing."""
+    check = {**fixture_json("feishu_url_verification.json"), "token": TOKEN}
+    body, headers = sealed(check)
+    unsigned = {"Content-Type": headers["Content-Type"]}
+    response = await feishu.client.post("/feishu/events", content=body, headers=unsigned)
+    assert (response.status_code, response.json()) == (200, {"challenge": "ajls384kdjx98XX"})
+    before = snapshot(db)
+    body, headers = sealed(message_event("task add 未签名"))
+    response = await feishu.client.post("/feishu/events", content=body, headers=unsigned)
+    assert response.status_code == 401
+    assert snapshot(db) == before and feishu.fake.sent() == []
+
+
+@pytest.mark.parametrize("header", ["not-an-object", ["a", "list"], 7, None])
+async def test_plain_callback_with_a_malformed_header_is_refused_not_a_crash(
+    plain: FeishuHarness, db: Database, header: Any
+) -> None:
+    """Without an encrypt key anyone can post plain JSON: a "header" that is not an object
+    is refused with 401, never a 500."""
+    web = build_web_app(core=plain.feishu.core, slack=None, feishu=plain.feishu)
+    transport = httpx.ASGITransport(app=web, raise_app_exceptions=False)
+    before = snapshot(db)
+    body = json.dumps({"schema": "2.0", "header": header, "token": TOKEN}).encode()
+    async with httpx.AsyncClient(transport=transport, base_url="http://teambot") as client:
+        response = await client.post("/feishu/events", content=body)
+    assert response.status_code == 401
+    assert snapshot(db) == before
 
 
 @pytest.mark.parametrize(
@@ -234,6 +244,19 @@ async def test_card_button_updates_the_card_in_the_response(
         )},
     }  # fmt: skip
     assert tasks(db)[0].status == "doing"
+
+
+async def test_press_by_a_member_of_another_tenant_acts_on_the_groups_project(
+    feishu: FeishuHarness, db: Database
+) -> None:
+    """An external member (operator.tenant_key differs from header.tenant_key) pressing a
+    button acts on the group's project, as their messages do."""
+    await feishu.callback(message_event("task add 上线"))
+    press = card_event("task start T-1")
+    press["event"]["operator"]["tenant_key"] = "736588c9260f175e"
+    response = await feishu.callback(press)
+    assert response.json()["toast"] == {"type": "success", "content": "@美 started T-1: 上线"}
+    assert [t.status for t in tasks(db)] == ["doing"]
 
 
 async def test_double_click_answers_an_error_toast_and_changes_nothing(
