@@ -46,6 +46,7 @@ class Project(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     timezone: str = Field(default="UTC", max_length=64)
     next_task_number: int = Field(default=1)
+    overdue_nudges: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     created_at: datetime = _created()
 
 
@@ -228,6 +229,19 @@ class StandupReport(SQLModel, table=True):
     blockers: str = Field(default="", max_length=4000)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class StandupAway(SQLModel, table=True):
+    """A member on leave from `start` to `end` (both included): not counted missing."""
+
+    __tablename__ = "standup_away"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    start: date
+    end: date
+    created_at: datetime = _created()
 
 
 class DigestConfig(SQLModel, table=True):
