@@ -147,6 +147,16 @@ class Mirror:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture posted with a reply (a chart): PNG bytes, a file name, and the
+    alternative text for people who cannot see it."""
+
+    png: bytes = field(repr=False)  # kilobytes: kept out of logs
+    filename: str
+    alt: Rich
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     title: Rich = Rich()
     lines: tuple[Rich, ...] = ()
@@ -159,6 +169,7 @@ class Reply:
     tone: Tone = Tone.INFO
     notifications: tuple[Notification, ...] = ()
     mirrors: tuple[Mirror, ...] = ()
+    image: Image | None = None
 
     def text(self) -> str:
         """Everything a person reads, as plain text (for logs and tests)."""
@@ -171,3 +182,17 @@ class Reply:
             parts += [" | ".join(c.plain() for c in row) for row in self.table.rows]
         parts += [line.plain() for line in self.footer]
         return "\n".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A message the clock sends: into a channel (`channel_id`) or one to one (`user_id`)."""
+
+    platform: str
+    reply: Reply
+    channel_id: str = ""
+    user_id: str = ""
+
+    @property
+    def target(self) -> str:
+        return f"{self.platform}:{self.channel_id or '@' + self.user_id}"

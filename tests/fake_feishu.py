@@ -1,8 +1,11 @@
-"""A fake Feishu Open API on a free loopback port (token, bot info, contacts, messages).
+"""A fake Feishu Open API on a free loopback port (token, bot info, contacts, messages,
+image uploads).
 
 Like tests/fake_slack.py: an aiohttp server in its own thread that records every
 call and can be told to fail the next call of a path (e.g. 429 with
-x-ogw-ratelimit-reset, or a Feishu error code).
+x-ogw-ratelimit-reset, or a Feishu error code). Multipart bodies (image uploads)
+are recorded as {field name: bytes}; `images` lists the uploads answered, each
+with the image_key handed out.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.fake_server import ThreadedServer
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000000"
+IMAGES = "/open-apis/im/v1/images"
 
 
 @dataclass
@@ -43,6 +47,7 @@ class FakeFeishu(ThreadedServer):
         self.calls: list[Call] = []
         self.users: dict[str, str] = {}
         self.failures: dict[str, list[Failure]] = {}
+        self.images: list[dict[str, Any]] = []  # image_type, image (bytes), image_key
         self._ids = itertools.count(1)
 
     def routes(self, app: web.Application) -> None:
@@ -63,9 +68,12 @@ class FakeFeishu(ThreadedServer):
         return out
 
     async def _handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        body = json.loads(raw) if raw else None
         path = request.path
+        if request.content_type == "multipart/form-data":
+            body: Any = await self._form(request)
+        else:
+            raw = await request.read()
+            body = json.loads(raw) if raw else None
         self.calls.append(
             Call(request.method, path, dict(request.query), body, dict(request.headers))
         )
@@ -73,7 +81,30 @@ class FakeFeishu(ThreadedServer):
         if pending:
             failure = pending.pop(0)
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if path == IMAGES and request.method == "POST":
+            return web.json_response(self._image(body))
         return web.json_response(self._answer(path))
+
+    @staticmethod
+    async def _form(request: web.Request) -> dict[str, bytes]:
+        """Every part as raw bytes (the SDK sends the image without a file name)."""
+        form: dict[str, bytes] = {}
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            assert isinstance(part, BodyPartReader) and part.name
+            form[part.name] = await part.read()
+        return form
+
+    def _image(self, form: Any) -> dict[str, Any]:
+        if (
+            not isinstance(form, dict)
+            or form.get("image_type") != b"message"
+            or not form.get("image")
+        ):
+            return {"code": 234001, "msg": "Invalid request param."}
+        key = f"img_v3_fake{next(self._ids)}"
+        self.images.append({"image_type": "message", "image": form["image"], "image_key": key})
+        return {"code": 0, "msg": "ok", "data": {"image_key": key}}
 
     def _answer(self, path: str) -> dict[str, Any]:
         if path == "/open-apis/auth/v3/tenant_access_token/internal":

@@ -6,6 +6,11 @@ Slack, and can be told to fail the next call of a method (e.g. 429 with
 Retry-After). Socket Mode: `apps.connections.open` hands out a WebSocket URL
 on the same server; `push()` sends an envelope to the connected client and
 `acks` collects what the client answers.
+
+File uploads (files_upload_v2): `files.getUploadURLExternal` hands out an upload
+URL on the same server, the upload there is recorded (fail it with
+`fail_next(UPLOAD, ...)`), and `files.completeUploadExternal` shares the file
+into a channel: `files` lists what was shared, with the bytes received.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ from aiohttp import WSMsgType, web
 
 from tests.fake_server import ThreadedServer
 
+UPLOAD = "upload"  # the method name under which the upload URL's calls are recorded
+
 
 @dataclass
 class Call:
     method: str
     args: dict[str, Any]
     headers: dict[str, str]
+    status: int = 200  # what the fake answered
 
 
 @dataclass
@@ -47,8 +55,13 @@ class FakeSlack(ThreadedServer):
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url path, payload)
         self.users: dict[str, dict[str, Any]] = {}
         self.failures: dict[str, list[Failure]] = {}
+        self.periodic: dict[str, tuple[int, Failure]] = {}
+        self.counts: dict[str, int] = {}
         self.acks: list[dict[str, Any]] = []
+        self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, length, alt, bytes
+        self.files: list[dict[str, Any]] = []  # shared files: the upload plus channel, title
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
         self._ws_ready = threading.Event()
 
@@ -67,6 +80,10 @@ class FakeSlack(ThreadedServer):
     def fail_next(self, method: str, failure: Failure) -> None:
         self.failures.setdefault(method, []).append(failure)
 
+    def fail_every(self, method: str, n: int, failure: Failure) -> None:
+        """Answer every n-th call of the method with the failure (a rate limit, say)."""
+        self.periodic[method] = (n, failure)
+
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
 
@@ -82,6 +99,7 @@ class FakeSlack(ThreadedServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{hook}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._socket)
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
@@ -97,10 +115,16 @@ class FakeSlack(ThreadedServer):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
-        self.calls.append(Call(method, args, dict(request.headers)))
+        call = Call(method, args, dict(request.headers))
+        self.calls.append(call)
+        self.counts[method] = count = self.counts.get(method, 0) + 1
         pending = self.failures.get(method)
-        if pending:
-            failure = pending.pop(0)
+        failure = pending.pop(0) if pending else None
+        every = self.periodic.get(method)
+        if failure is None and every is not None and count % every[0] == 0:
+            failure = every[1]
+        if failure is not None:
+            call.status = failure.status
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         return web.json_response(self._answer(method, args))
 
@@ -122,7 +146,47 @@ class FakeSlack(ThreadedServer):
             return {"ok": True, "view": {"id": "V1"}}
         if method == "apps.connections.open":
             return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._file_ids):06d}"
+            self.uploads[file_id] = {
+                "filename": args.get("filename"), "length": int(args.get("length") or 0),
+                "alt_txt": args.get("alt_txt"), "content": None,
+            }  # fmt: skip
+            return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            return self._complete(args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _complete(self, args: dict[str, Any]) -> dict[str, Any]:
+        shared = []
+        for item in json.loads(args.get("files") or "[]"):
+            upload = self.uploads.get(item.get("id", ""))
+            if upload is None or upload["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            self.files.append({
+                "id": item["id"], "title": item.get("title"), **upload,
+                "channel": args.get("channel_id"), "initial_comment": args.get("initial_comment"),
+                "thread_ts": args.get("thread_ts"),
+            })  # fmt: skip
+            shared.append(
+                {"id": item["id"], "name": upload["filename"], "title": item.get("title")}
+            )
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL: the file's bytes, answered in plain text as Slack does."""
+        file_id = request.match_info["file_id"]
+        content = await request.read()
+        self.calls.append(Call(UPLOAD, {"file_id": file_id, "size": len(content)},
+                               dict(request.headers)))  # fmt: skip
+        pending = self.failures.get(UPLOAD)
+        if pending:
+            failure = pending.pop(0)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="unknown upload")
+        self.uploads[file_id]["content"] = content
+        return web.Response(text=f"OK - {len(content)}")
 
     async def _response_url(self, request: web.Request) -> web.Response:
         self.responses.append((request.match_info["hook"], json.loads(await request.read())))

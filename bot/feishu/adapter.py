@@ -106,13 +106,17 @@ class FeishuAdapter:
         self.api.close()
 
     async def send(self, *, channel: str, reply: Reply, ping: bool = False) -> None:
+        """A card into a group (or one to one, with an open_id); its picture, if any,
+        is uploaded first and shown in the card."""
         id_type = "chat_id" if channel.startswith("oc_") else "open_id"
-        await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping, uuid=None)
+        image_key = await self._upload(reply)
+        await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
+                            uuid=None, image_key=image_key)  # fmt: skip
 
     async def notify(self, *, user_id: str, reply: Reply) -> None:
-        await self._deliver(
-            receive_id=user_id, id_type="open_id", reply=reply, ping=True, uuid=None
-        )
+        image_key = await self._upload(reply)
+        await self._deliver(receive_id=user_id, id_type="open_id", reply=reply, ping=True,
+                            uuid=None, image_key=image_key)  # fmt: skip
 
     # -- HTTP callbacks --------------------------------------------------------------------
 
@@ -231,13 +235,24 @@ class FeishuAdapter:
             receive_id=chat_id, id_type="chat_id", reply=reply, ping=ping, uuid=uuid
         )
 
+    async def _upload(self, reply: Reply) -> str | None:
+        """The image_key of the reply's picture; None (the card goes without) on failure."""
+        if reply.image is None:
+            return None
+        try:
+            return await self.api.upload_image(reply.image.png)
+        except FeishuApiError as err:
+            log.error("Feishu image upload failed (code %s): %s", err.code, err.msg)
+            return None
+
     async def _deliver(
-        self, *, receive_id: str, id_type: str, reply: Reply, ping: bool, uuid: str | None
-    ) -> None:
+        self, *, receive_id: str, id_type: str, reply: Reply, ping: bool, uuid: str | None,
+        image_key: str | None = None,
+    ) -> None:  # fmt: skip
         try:
             await self.api.send(
                 receive_id=receive_id, id_type=id_type, msg_type="interactive",
-                content=card(reply, ping=ping), uuid=uuid,
+                content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
             )  # fmt: skip
         except FeishuApiError as err:
             log.error("Feishu send failed (code %s): %s", err.code, err.msg)

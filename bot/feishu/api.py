@@ -11,9 +11,11 @@ pool. Rate limits (HTTP 429 or code 99991400) are waited out for
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 RATE_LIMITED = 99991400
 MAX_ATTEMPTS = 4
 MAX_WAIT = 30.0
+IMAGES = "/open-apis/im/v1/images"
 
 
 class FeishuApiError(Exception):
@@ -70,19 +73,25 @@ class FeishuApi:
     ) -> dict[str, Any]:
         import lark_oapi as lark
 
-        builder = (
-            lark.BaseRequest.builder()
-            .http_method(getattr(lark.HttpMethod, method))
-            .uri(uri)
-            .token_types({lark.AccessTokenType.TENANT})
-        )
-        if query:
-            builder = builder.queries(list(query.items()))
-        if body is not None:
-            builder = builder.body(body)
-        request = builder.build()
+        def perform() -> Any:
+            builder = (
+                lark.BaseRequest.builder()
+                .http_method(getattr(lark.HttpMethod, method))
+                .uri(uri)
+                .token_types({lark.AccessTokenType.TENANT})
+            )
+            if query:
+                builder = builder.queries(list(query.items()))
+            if body is not None:
+                builder = builder.body(body)
+            return self._client.request(builder.build())
+
+        return self._retried(uri, perform)
+
+    def _retried(self, uri: str, perform: Callable[[], Any]) -> dict[str, Any]:
+        """Run one request (built afresh each time), waiting out rate limits."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            response = self._client.request(request)
+            response = perform()
             raw = response.raw
             status = raw.status_code if raw is not None else 0
             try:
@@ -120,6 +129,31 @@ class FeishuApi:
         return await self.call(
             "POST", "/open-apis/im/v1/messages", body=body, query={"receive_id_type": id_type}
         )
+
+    async def upload_image(self, png: bytes) -> str:
+        """Upload a picture for messages and cards; its image_key."""
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(self.executor, self._upload_image, png)
+        key = (data.get("data") or {}).get("image_key")
+        if not key:
+            raise FeishuApiError(None, "no image_key in the answer", IMAGES)
+        return str(key)
+
+    def _upload_image(self, png: bytes) -> dict[str, Any]:
+        from lark_oapi.api.im.v1 import CreateImageRequest, CreateImageRequestBody
+
+        def perform() -> Any:
+            # The SDK turns the body into a multipart stream that is read once.
+            body = (
+                CreateImageRequestBody.builder()
+                .image_type("message")
+                .image(io.BytesIO(png))
+                .build()
+            )
+            request = CreateImageRequest.builder().request_body(body).build()
+            return self._client.im.v1.image.create(request)
+
+        return self._retried(IMAGES, perform)
 
     async def send_ephemeral(self, *, chat_id: str, open_id: str, card: dict[str, Any]) -> None:
         """A card only one member of a group sees (Feishu's ephemeral card)."""

@@ -102,7 +102,18 @@ def _table(reply: Reply) -> dict[str, Any]:
     }
 
 
-def card(reply: Reply, *, ping: bool = False) -> dict[str, Any]:
+def image(key: str, alt: Rich) -> dict[str, Any]:
+    """An uploaded picture (its image_key); the alternative text is plain_text."""
+    return {
+        "tag": "img",
+        "img_key": key,
+        "alt": {"tag": "plain_text", "content": cut(plain(alt), 200)},
+    }
+
+
+def card(reply: Reply, *, ping: bool = False, image_key: str | None = None) -> dict[str, Any]:
+    """The reply as a card; `image_key` (of `reply.image`, uploaded) adds the picture
+    after the text, before the footer and the buttons."""
     elements: list[dict[str, Any]] = []
     elements += [_md(markdown(line, ping=ping)) for line in reply.lines]
     if reply.fields:
@@ -114,9 +125,10 @@ def card(reply: Reply, *, ping: bool = False) -> dict[str, Any]:
     items = [f"- {markdown(item, ping=ping)}" for item in reply.items]
     if reply.table is not None:
         elements.append(_table(reply))
-    tail: list[dict[str, Any]] = [
-        _md(markdown(line, ping=ping), text_size="notation") for line in reply.footer
-    ]
+    tail: list[dict[str, Any]] = []
+    if image_key and reply.image is not None:
+        tail.append(image(image_key, reply.image.alt))
+    tail += [_md(markdown(line, ping=ping), text_size="notation") for line in reply.footer]
     plain_buttons = [b for b in reply.buttons if b.asks is None]
     if plain_buttons:
         tail.append({

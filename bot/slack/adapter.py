@@ -29,7 +29,7 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -42,7 +42,7 @@ from starlette.responses import Response
 from bot.core import Background, Core
 from bot.hub import Hub
 from bot.slack.commands import COMMANDS
-from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain
+from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain, upload
 from bot.slack.translate import parse_text
 from commands.i18n import Catalog
 from commands.router import pick_locale
@@ -141,15 +141,32 @@ class SlackAdapter:
             await self._session.close()
 
     async def send(self, *, channel: str, reply: Reply, ping: bool = False) -> None:
-        """Post a reply into a channel (or a DM, with a user id as the channel)."""
+        """Post a reply into a channel (or a DM, with a user id as the channel);
+        its picture, if any, follows as a file in the same conversation."""
         assert self.client is not None
-        await self.client.chat_postMessage(
+        posted = await self.client.chat_postMessage(
             channel=channel,
             text=fallback_text(reply),
             blocks=blocks(reply, SlackStyle(ping=ping)),
             unfurl_links=False,
             unfurl_media=False,
         )
+        if reply.image is not None:
+            # A DM is posted to a user id; files go to the conversation Slack answered with.
+            await self._upload(channel=posted.get("channel") or channel, reply=reply)
+
+    async def _upload(self, *, channel: str, reply: Reply) -> None:
+        """files.getUploadURLExternal, the upload, files.completeUploadExternal: each step
+        waits out a 429 like every call of the client. The message is out already, so a
+        failed upload is logged, not raised (a caller retrying would post it twice)."""
+        assert self.client is not None and reply.image is not None
+        try:
+            await self.client.files_upload_v2(channel=channel, **upload(reply.image))
+        except SlackApiError as err:
+            log.error("uploading a picture failed: channel=%s error=%s",
+                      channel, err.response.get("error"))  # fmt: skip
+        except SlackRequestError as err:
+            log.error("uploading a picture failed: channel=%s: %s", channel, err)
 
     async def endpoint(self, request: Request) -> Response:
         """POST /slack/events: slash commands, events and interactivity on one URL."""

@@ -25,8 +25,9 @@ DESCRIPTIONS = {
     "teambot": ("teambot help, language, admins", "help [command] | lang en|zh | admin …"),
 }
 # Only what the bot calls: commands; chat.postMessage, postEphemeral, update
-# (and DMs by user id); users.info for names, time zones and locales; app_mention.
-SCOPES = ["app_mentions:read", "chat:write", "commands", "users:read"]
+# (and DMs by user id); users.info for names, time zones and locales; app_mention;
+# files:write for the digest's chart (files.getUploadURLExternal, completeUploadExternal).
+SCOPES = ["app_mentions:read", "chat:write", "commands", "files:write", "users:read"]
 
 
 def manifest(*, url: str | None, socket_mode: bool, name: str = "teambot") -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.text import pad, render_spans, width
-from commands.types import Button, Mention, Reply, Rich, Table, Tone
+from commands.types import Button, Image, Mention, Reply, Rich, Table, Tone
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -26,6 +26,8 @@ MAX_FIELDS = 10
 MAX_BUTTONS = 25
 MAX_BUTTON_TEXT = 75
 MAX_TEXT = 3000
+MAX_ALT_TEXT = 1000  # files.getUploadURLExternal alt_txt
+MAX_FILE_TITLE = 250
 
 _TONE_ICON = {Tone.ERROR: ":x: ", Tone.WARNING: ":warning: ", Tone.SUCCESS: "", Tone.INFO: ""}
 
@@ -164,3 +166,15 @@ def fallback_text(reply: Reply) -> str:
     """The message's `text`: what notifications and screen readers show."""
     parts = [plain(reply.title)] + [plain(r) for r in reply.lines[:2]]
     return cut(escape(" — ".join(p for p in parts if p)), MAX_TEXT)
+
+
+def upload(image: Image) -> dict[str, Any]:
+    """The arguments of files_upload_v2 for a reply's picture. The title and the
+    alternative text are plain text to Slack (it parses no mentions there)."""
+    alt = plain(image.alt)
+    return {
+        "content": image.png,
+        "filename": image.filename,
+        "title": cut(alt, MAX_FILE_TITLE) or image.filename,
+        "alt_txt": cut(alt, MAX_ALT_TEXT),
+    }

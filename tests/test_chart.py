@@ -1,0 +1,202 @@
+"""The burndown chart: a real PNG whose lines sit where the numbers say."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import pytest
+from PIL import Image, ImageChops
+
+from schedules.chart import (
+    AXIS_COLOUR,
+    IDEAL_COLOUR,
+    REMAINING_COLOUR,
+    SCOPE_COLOUR,
+    Colour,
+    burndown_png,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+START = date(2026, 11, 2)
+
+
+def days(remaining: Iterable[int], total: Iterable[int]) -> list[tuple[date, int, int]]:
+    return [
+        (START + timedelta(days=n), left, scope)
+        for n, (left, scope) in enumerate(zip(remaining, total, strict=True))
+    ]
+
+
+SPRINT = days([20, 18, 18, 15, 13, 12, 10, 9, 7, 5], [20, 20, 20, 22, 22, 22, 24, 24, 24, 24])
+
+
+def opened(png: bytes) -> Image.Image:
+    assert png.startswith(PNG_SIGNATURE)
+    Image.open(io.BytesIO(png)).verify()  # a complete, uncorrupted PNG
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def where(image: Image.Image, colour: Colour, *, tolerance: int = 24) -> dict[int, list[int]]:
+    """Column -> rows of the pixels within `tolerance` (per channel) of `colour`."""
+    bands = [
+        band.point(lambda v, c=c: 255 if abs(v - c) <= tolerance else 0)
+        for band, c in zip(image.split(), colour, strict=True)
+    ]
+    mask = ImageChops.logical_and(
+        ImageChops.logical_and(bands[0].convert("1"), bands[1].convert("1")),
+        bands[2].convert("1"),
+    ).convert("L")
+    data = mask.tobytes()
+    out: dict[int, list[int]] = {}
+    at = data.find(255)
+    while at != -1:
+        y, x = divmod(at, image.width)
+        out.setdefault(x, []).append(y)
+        at = data.find(255, at + 1)
+    for rows in out.values():
+        rows.sort()
+    return out
+
+
+def axis_row(image: Image.Image) -> int:
+    """The x axis: the row with the longest stretch of axis colour."""
+    counts: dict[int, int] = {}
+    for rows in where(image, AXIS_COLOUR, tolerance=0).values():
+        for y in rows:
+            counts[y] = counts.get(y, 0) + 1
+    return max(counts, key=lambda y: counts[y])
+
+
+def height_at(columns: dict[int, list[int]], xs: Iterable[int], axis: int) -> float:
+    """How far above the x axis the pixels of these columns are, on average."""
+    rows = [y for x in xs for y in columns.get(x, [])]
+    assert rows
+    return axis - sum(rows) / len(rows)
+
+
+def test_a_valid_png_of_the_asked_size() -> None:
+    """The bytes are a PNG that Pillow verifies, 800x400 by default or the size asked."""
+    assert opened(burndown_png(SPRINT)).size == (800, 400)
+    assert opened(burndown_png(SPRINT, width=640, height=300)).size == (640, 300)
+
+
+def test_the_same_points_give_the_same_bytes() -> None:
+    """Drawing is deterministic (order of the points included); other data, other bytes."""
+    assert burndown_png(SPRINT) == burndown_png(SPRINT)
+    assert burndown_png(list(reversed(SPRINT))) == burndown_png(SPRINT)
+    assert burndown_png(SPRINT[:-1]) != burndown_png(SPRINT)
+
+
+def test_all_three_lines_are_drawn() -> None:
+    """Blue remaining, green scope and grey ideal pixels are all there, in their colours."""
+    image = opened(burndown_png(SPRINT))
+    assert sum(map(len, where(image, REMAINING_COLOUR, tolerance=0).values())) > 500
+    assert sum(map(len, where(image, SCOPE_COLOUR, tolerance=0).values())) > 200
+    assert sum(map(len, where(image, IDEAL_COLOUR, tolerance=0).values())) > 100
+
+
+def test_the_remaining_and_scope_lines_sit_at_their_values() -> None:
+    """The blue dots of the first and last day and the green line's ends are at the
+    heights of 20, 5 and 24 on one scale (measured above the x axis)."""
+    image = opened(burndown_png(SPRINT))
+    axis = axis_row(image)
+    blue = where(image, REMAINING_COLOUR)
+    green = where(image, SCOPE_COLOUR)
+    first, last = min(blue), max(blue)
+    # The left half of each end dot: the line leaving it adds nothing there.
+    blue_first = height_at(blue, range(first, first + 4), axis)
+    blue_last = height_at(blue, range(last - 3, last + 1), axis)
+    green_last = height_at(green, range(max(green) - 3, max(green) + 1), axis)
+    assert blue_first / green_last == pytest.approx(20 / 24, rel=0.03)
+    assert blue_last / green_last == pytest.approx(5 / 24, rel=0.06)
+    assert blue_first > blue_last  # it burns down
+    # The days span the plot: the first dot left of the last, both well inside the image.
+    assert 30 < first < last < image.width - 10
+
+
+def test_the_ideal_line_is_dashed_from_the_first_total_to_zero() -> None:
+    """The grey dashes lie on the straight line from the first day's total (the first
+    blue dot) to 0 on the last day, with gaps between them."""
+    image = opened(burndown_png(SPRINT))
+    axis = axis_row(image)
+    blue = where(image, REMAINING_COLOUR)
+    first, last = min(blue), max(blue)
+    grey = [
+        (x, y)
+        for x, rows in where(image, IDEAL_COLOUR, tolerance=12).items()
+        if first <= x <= last
+        for y in rows
+        if y < axis
+    ]
+    # Least squares through the grey pixels, evaluated at the centres of the end dots.
+    n = len(grey)
+    mean_x, mean_y = sum(x for x, _ in grey) / n, sum(y for _, y in grey) / n
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in grey) / sum(
+        (x - mean_x) ** 2 for x, _ in grey
+    )
+    at_first = mean_y + slope * (first + 4 - mean_x)
+    at_last = mean_y + slope * (last - 4 - mean_x)
+    assert at_first == pytest.approx(axis - height_at(blue, range(first, first + 4), axis), abs=3)
+    assert at_last == pytest.approx(axis, abs=3)
+    inner = range(first + 30, last - 30)
+    columns = {x for x, _ in grey}
+    covered = sum(1 for x in inner if x in columns) / len(inner)
+    assert 0.4 < covered < 0.9  # dashes, not a solid line
+
+
+def test_one_day() -> None:
+    """A single day is one dot (no ideal line needs two days); nothing crashes."""
+    image = opened(burndown_png([(START, 7, 9)]))
+    blue = where(image, REMAINING_COLOUR, tolerance=0)
+    assert blue and max(blue) - min(blue) <= 10  # one dot
+    assert where(image, SCOPE_COLOUR, tolerance=0)
+
+
+def test_all_zeros_lie_on_the_axis() -> None:
+    """A sprint with nothing in it draws its line on the x axis."""
+    image = opened(burndown_png(days([0] * 5, [0] * 5)))
+    axis = axis_row(image)
+    rows = [y for ys in where(image, REMAINING_COLOUR, tolerance=0).values() for y in ys]
+    assert rows and all(abs(y - axis) <= 5 for y in rows)
+
+
+def test_no_points_draw_empty_axes() -> None:
+    """No data: a valid chart with axes and no lines."""
+    image = opened(burndown_png([]))
+    assert image.size == (800, 400)
+    assert not where(image, REMAINING_COLOUR)
+    assert not where(image, SCOPE_COLOUR)
+    assert axis_row(image) > 300
+
+
+def test_large_numbers_keep_their_proportions() -> None:
+    """Millions of tasks: the labels make room and the line keeps its heights."""
+    big = [(day, left * 100_000, total * 100_000) for day, left, total in SPRINT]
+    image = opened(burndown_png(big))
+    axis = axis_row(image)
+    blue = where(image, REMAINING_COLOUR)
+    green = where(image, SCOPE_COLOUR)
+    first, last = min(blue), max(blue)
+    green_last = height_at(green, range(max(green) - 3, max(green) + 1), axis)
+    assert height_at(blue, range(first, first + 4), axis) / green_last == pytest.approx(
+        20 / 24, rel=0.03
+    )
+    assert height_at(blue, range(last - 3, last + 1), axis) / green_last == pytest.approx(
+        5 / 24, rel=0.06
+    )
+
+
+def test_a_long_project_stays_readable() -> None:
+    """Four months of days: still a valid chart whose line spans the plot."""
+    points = [(START + timedelta(days=n), max(0, 90 - n), 90 + n // 10) for n in range(120)]
+    image = opened(burndown_png(points))
+    blue = where(image, REMAINING_COLOUR, tolerance=0)
+    assert max(blue) - min(blue) > 600
+
+
+def test_a_chart_too_small_to_draw_is_refused() -> None:
+    """A size with no room for axes and labels is a ValueError, not a broken image."""
+    with pytest.raises(ValueError, match="160x100"):
+        burndown_png(SPRINT, width=50, height=40)
