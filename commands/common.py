@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.types import Button, Lit, Mention, Notification, Reply, Rich, Span
 from storage import repo
-from storage.enums import TaskStatus
+from storage.enums import Priority, Role, TaskKind, TaskStatus
 from storage.models import Member, Milestone, Task
 
 MAX_TITLE = 200
@@ -92,6 +93,53 @@ def clean_title(ctx: Ctx, words: Sequence[str]) -> str:
     if len(title) > MAX_TITLE:
         raise CommandError("title_too_long", limit=MAX_TITLE)
     return title
+
+
+def create_task(
+    ctx: Ctx,
+    *,
+    title: str,
+    r: Sequence[int] = (),
+    a: int | None = None,
+    kind: str = TaskKind.TASK.value,
+    priority: str = Priority.MED.value,
+    due: date | None = None,
+    milestone: Milestone | None = None,
+    **audit: Any,
+) -> Task:
+    """A new task of the channel's project, made the way `/task add` makes one: the next
+    number, the caller as creator, its R (and A) and a `created` audit event (with `audit`)."""
+    task = Task(
+        project_id=ctx.project_id,
+        number=repo.allocate_task_number(ctx.session, project_id=ctx.project_id),
+        title=title,
+        kind=kind,
+        priority=priority,
+        due=due,
+        milestone_id=milestone.id if milestone else None,
+        creator_id=ctx.member_id,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    ctx.session.add(task)
+    ctx.session.flush()
+    assert task.id is not None
+    responsible = list(r)
+    repo.set_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=responsible)
+    if a is not None:
+        repo.set_role(ctx.session, task_id=task.id, role=Role.A.value, member_ids=[a])
+        audit["a"] = [a]
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="created",
+        at=ctx.now,
+        title=title,
+        r=responsible,
+        **audit,
+    )
+    return task
 
 
 def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:

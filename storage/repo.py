@@ -22,6 +22,9 @@ from storage.models import (
     Project,
     ProjectAdmin,
     RaciAssignment,
+    Retro,
+    RetroNote,
+    RetroVote,
     Task,
     TaskComment,
     TaskEvent,
@@ -484,6 +487,97 @@ def link_members(session: Session, *, member_ids: Sequence[int], at: datetime) -
         session.add(member)
     session.flush()
     return keep
+
+
+# -- retrospectives ----------------------------------------------------------------
+
+
+def lock_project(session: Session, *, project_id: int) -> None:
+    """Hold the project's row until the transaction ends, so checks-then-inserts of one
+    project queue (PostgreSQL; SQLite runs one writer at a time anyway)."""
+    session.exec(select(Project.id).where(col(Project.id) == project_id).with_for_update()).one()
+
+
+def find_retro(
+    session: Session, *, project_id: int, status: str, lock: bool = False
+) -> Retro | None:
+    """The project's latest retro in `status`; `lock` holds its row (notes and votes queue)."""
+    query = (
+        select(Retro)
+        .where(Retro.project_id == project_id, Retro.status == status)
+        .order_by(col(Retro.id).desc())
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def retro_notes(session: Session, *, retro_id: int) -> list[RetroNote]:
+    return list(
+        session.exec(
+            select(RetroNote).where(RetroNote.retro_id == retro_id).order_by(col(RetroNote.number))
+        ).all()
+    )
+
+
+def next_note_number(session: Session, *, retro_id: int) -> int:
+    last = session.execute(
+        select(func.max(RetroNote.number)).where(RetroNote.retro_id == retro_id)
+    ).scalar_one()
+    return int(last or 0) + 1
+
+
+def find_note(session: Session, *, retro_id: int, number: int) -> RetroNote | None:
+    return session.exec(
+        select(RetroNote).where(RetroNote.retro_id == retro_id, RetroNote.number == number)
+    ).first()
+
+
+def retro_vote_counts(session: Session, *, retro_id: int) -> dict[int, int]:
+    """note id -> votes, for the notes of one retro that have any."""
+    rows = session.execute(
+        select(RetroVote.note_id, func.count())
+        .join(RetroNote, col(RetroNote.id) == RetroVote.note_id)
+        .where(RetroNote.retro_id == retro_id)
+        .group_by(col(RetroVote.note_id))
+    ).all()
+    return {int(note_id): int(count) for note_id, count in rows}
+
+
+def retro_votes_of(session: Session, *, retro_id: int, member_id: int) -> set[int]:
+    """Ids of the notes of a retro that the member (or the same person elsewhere) voted for."""
+    rows = session.exec(
+        select(RetroVote.note_id)
+        .join(RetroNote, col(RetroNote.id) == RetroVote.note_id)
+        .where(
+            RetroNote.retro_id == retro_id,
+            col(RetroVote.voter_id).in_(_same_person(member_id)),
+        )
+    ).all()
+    return set(rows)
+
+
+def add_retro_vote(session: Session, *, note_id: int, voter_id: int, at: datetime) -> bool:
+    """Record a vote; False if this member voted for the note already."""
+    savepoint = session.begin_nested()
+    try:
+        session.add(RetroVote(note_id=note_id, voter_id=voter_id, created_at=at))
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
+
+
+def same_person(session: Session, *, member_id: int, other_id: int) -> bool:
+    """Whether two members are one person (the same member, or linked)."""
+    found = session.exec(
+        select(Member.id).where(
+            col(Member.id) == other_id, col(Member.id).in_(_same_person(member_id))
+        )
+    ).first()
+    return found is not None
 
 
 # -- processed events --------------------------------------------------------------
