@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from storage.db import Database
 
-HEAD = "0003"
+HEAD = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 

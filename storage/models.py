@@ -129,6 +129,7 @@ class Task(SQLModel, table=True):
         Index("ix_task_project_status", "project_id", "status"),
         Index("ix_task_project_done_at", "project_id", "done_at"),
         Index("ix_task_project_created_at", "project_id", "created_at"),
+        Index("ix_task_project_first_response", "project_id", "first_response_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
