@@ -4,22 +4,29 @@ You are a member of a channel in a local workspace and type the same
 commands as in Slack or Feishu. `@name` mentions anyone (people are known by
 their names here). Console commands start with a colon: `:user NAME`,
 `:channel NAME`, `:who`, `:help`, `:quit`.
+
+A reply's picture (a chart) is written to a PNG file, in the system's
+temporary directory under `teambot-charts/` unless the console is given a
+directory, and its path is printed after the reply.
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import hashlib
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 from bot.text import pad, width
 from commands.router import Router
-from commands.types import Inbound, Lit, Mention, MentionRef, Reply, Rich, Tone, Val
+from commands.types import Image, Inbound, Lit, Mention, MentionRef, Post, Reply, Rich, Tone, Val
 
 PLATFORM = "console"
 WORKSPACE = "local"
@@ -109,6 +116,17 @@ def render(reply: Reply, *, style: Style | None = None) -> str:
     return "\n".join(out)
 
 
+def save_image(image: Image, directory: Path) -> Path:
+    """Write a reply's picture as `<name>-<digest>.png`: the same picture lands in
+    the same file, and different pictures never overwrite each other."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(image.filename).stem).strip("._") or "image"
+    digest = hashlib.sha256(image.png).hexdigest()[:12]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem[:60]}-{digest}.png"
+    path.write_bytes(image.png)
+    return path
+
+
 # -- the chat loop ------------------------------------------------------------------
 
 
@@ -123,13 +141,15 @@ def mentions_in(text: str) -> dict[str, MentionRef]:
 
 class Console:
     def __init__(
-        self, *, router: Router, user: str, channel: str, out: TextIO, color: bool
-    ) -> None:
+        self, *, router: Router, user: str, channel: str, out: TextIO, color: bool,
+        chart_dir: Path | None = None,
+    ) -> None:  # fmt: skip
         self.router = router
         self.user = user
         self.channel = channel
         self.out = out
         self.style = Style(color=color)
+        self.chart_dir = chart_dir or Path(tempfile.gettempdir()) / "teambot-charts"
         self.failures = 0
 
     def inbound(self, text: str) -> Inbound:
@@ -150,8 +170,22 @@ class Console:
         assert reply is not None  # the console sends no event ids, so nothing is a duplicate
         if reply.tone is Tone.ERROR:
             self.failures += 1
-        print(render(reply, style=self.style), file=self.out)
+        self.show(reply)
         return reply
+
+    def show(self, reply: Reply) -> None:
+        """Print a reply; its picture goes to a file, whose path follows the text."""
+        print(render(reply, style=self.style), file=self.out)
+        if reply.image is not None:
+            path = save_image(reply.image, self.chart_dir)
+            alt = plain(reply.image.alt)
+            print(self.style.dim(f"  🖼 {alt + ': ' if alt else ''}{path}"), file=self.out)
+
+    def show_post(self, post: Post) -> None:
+        """What the clock posts: into a channel, or to one person."""
+        where = f"#{post.channel_id}" if post.channel_id else f"@{post.user_id} (direct)"
+        print(self.style.dim(f"\n⏰ teambot → {where}"), file=self.out)
+        self.show(post.reply)
 
     def meta(self, line: str) -> bool:
         """Handle a `:command`; returns False when the console should stop."""
@@ -232,7 +266,15 @@ def main_loop(console: Console, *, command: str | None, source: TextIO | None) -
     elif source is not None:
         console.run(source, echo=True)
     elif sys.stdin.isatty():
-        console.interactive()
+        from bot.scheduling import BackgroundClock
+
+        # Standups, digests and alerts arrive between your own lines.
+        clock = BackgroundClock(console.router, console.show_post)
+        clock.start()
+        try:
+            console.interactive()
+        finally:
+            clock.stop()
     else:
         console.run(sys.stdin, echo=True)
     return 0

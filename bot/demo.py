@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.app import build_app
 from bot.console import Console, wants_color
 from bot.settings import Settings
+from commands.types import Post
+from schedules.engine import Engine, Send
+from storage.types import utcnow
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Lines starting with ":" switch person or channel; "#" lines are narration.
 TOUR = """\
@@ -51,18 +59,79 @@ TOUR = """\
 /task list
 /raci check
 /milestone list
-/standup
+"""
+
+
+# The simulated week: "@ <date> <hh:mm>" moves the fake clock (Asia/Shanghai)
+# there and lets the scheduler post whatever is due by then.
+WEEK = """\
+# A simulated week of #release on a fake clock, in seconds (Asia/Shanghai time).
+:user mei
+:channel release
+/teambot tz Asia/Shanghai
+/standup config time:09:30 days:mon-fri cutoff:10:30 calendar:cn
+/digest weekly wed 18:00
+/milestone add RC due:2026-09-30
+/task add Release checklist @ana ms:RC
+/task add Installer signing @li ms:RC
+/raci T-1 A @mei
+/raci T-2 A @mei
+@ 2026-09-28 09:30
+:user ana
+/standup y: drafted the checklist t: review it with QA b: none
+:user li
+/standup y: built the installer t: sign it b: waiting for the signing certificate
+@ 2026-09-28 10:00
+# Mei has not answered: she gets a one-to-one reminder. At 10:30 the summary.
+@ 2026-09-28 10:30
+# Ana turns Li's blocker into a task with one click (the summary's button).
+:user ana
+/standup task 2
+@ 2026-09-29 09:00
+@ 2026-09-29 09:30
+:user ana
+/standup t: QA sign-off
+:user li
+/standup away 2026-09-30 2026-09-30
+@ 2026-09-29 10:00
+@ 2026-09-29 10:30
+# Tuesday afternoon: the retrospective, closed into tasks.
+@ 2026-09-29 16:00
+:user mei
+/retro start Week 40
+:user ana
+/retro add well QA found the bugs early
+/retro add improve the signing certificate came too late
+/retro add action Order certificates a month ahead @li
+:user li
+/retro vote 2
+/retro vote 3
+:user mei
+/retro close
+@ 2026-09-30 09:00
+@ 2026-09-30 09:30
+:user ana
+/task done T-1
+@ 2026-09-30 10:00
+@ 2026-09-30 10:30
+@ 2026-09-30 18:00
+# 1 October is National Day (国庆节): with calendar:cn no standup on public holidays.
+@ 2026-10-01 09:00
+@ 2026-10-01 09:30
+@ 2026-10-02 09:30
 """
 
 
 def run_demo(settings: Settings, *, out: TextIO | None = None) -> int:
-    """Run the tour; exit status 1 if any step hit an unexpected error."""
+    """Run the tour and the simulated week; exit status 1 if any step hit an
+    unexpected error."""
     stream = out or sys.stdout
     with tempfile.TemporaryDirectory(prefix="teambot-demo-") as tmp:
         demo_settings = settings.model_copy(
             update={"database_url": f"sqlite:///{Path(tmp) / 'demo.db'}"}
         )
-        app = build_app(demo_settings)
+        clock = DemoClock()
+        app = build_app(demo_settings, clock=clock)
         try:
             console = Console(
                 router=app.router,
@@ -70,12 +139,46 @@ def run_demo(settings: Settings, *, out: TextIO | None = None) -> int:
                 channel="launch",
                 out=stream,
                 color=wants_color(stream),
+                chart_dir=Path(tempfile.gettempdir()) / "teambot-demo-charts",
             )
             for line in TOUR.splitlines():
-                if line.startswith("# "):
-                    print(console.style.dim(f"\n{line}"), file=stream)
+                _step(console, line, stream)
+            clock.fake = datetime(2026, 9, 28, 8, 0, tzinfo=SHANGHAI)
+            engine = Engine(
+                db=app.db, catalog=app.router.catalog, send=_printer(console), clock=clock,
+                default_locale=app.router.defaults.locale,
+            )  # fmt: skip
+            for line in WEEK.splitlines():
+                if line.startswith("@ "):
+                    clock.fake = datetime.fromisoformat(line[2:].strip()).replace(tzinfo=SHANGHAI)
+                    print(console.style.bold(f"\n🕘 {line[2:].strip()}"), file=stream)
+                    asyncio.run(engine.run_due())
                 else:
-                    console.run([line], echo=True)
+                    _step(console, line, stream)
         finally:
             app.close()
     return 1 if app.router.crashes else 0
+
+
+class DemoClock:
+    """Real time for the tour, a fake one for the simulated week."""
+
+    def __init__(self) -> None:
+        self.fake: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fake.astimezone(UTC) if self.fake else utcnow()
+
+
+def _step(console: Console, line: str, stream: TextIO) -> None:
+    if line.startswith("# "):
+        print(console.style.dim(f"\n{line}"), file=stream)
+    else:
+        console.run([line], echo=True)
+
+
+def _printer(console: Console) -> Send:
+    async def send(post: Post) -> None:
+        console.show_post(post)
+
+    return send

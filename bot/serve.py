@@ -21,11 +21,13 @@ from starlette.routing import Route
 from bot.app import App
 from bot.core import Core
 from bot.hub import Hub
+from bot.scheduling import build_clockwork, hub_sender
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.feishu.adapter import FeishuAdapter
     from bot.slack.adapter import SlackAdapter
+    from schedules.clockwork import Clockwork
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +89,14 @@ def slack_adapter(settings: Settings, core: Core, hub: Hub | None = None) -> Sla
 
 
 def build_web_app(
-    *, core: Core, slack: SlackAdapter | None, feishu: FeishuAdapter | None = None
+    *,
+    core: Core,
+    slack: SlackAdapter | None,
+    feishu: FeishuAdapter | None = None,
+    clockwork: Clockwork | None = None,
 ) -> Starlette:
-    """The ASGI app: /healthz always, /slack/events and /feishu/events for HTTP modes."""
+    """The ASGI app: /healthz always, /slack/events and /feishu/events for HTTP modes;
+    the clock (standups, digests, alerts) starts after the adapters and stops first."""
 
     def ping_database() -> None:
         with core.router.db.engine.connect() as conn:
@@ -117,8 +124,12 @@ def build_web_app(
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
+            if clockwork is not None:
+                await clockwork.start()
             yield
         finally:
+            if clockwork is not None:
+                await clockwork.stop()
             for adapter in reversed(started):
                 await adapter.stop()
 
@@ -143,7 +154,8 @@ def serve(app: App) -> int:
         return 2
     if slack is None and feishu is None:
         log.warning("no chat platform configured: serving /healthz only")
-    web = build_web_app(core=core, slack=slack, feishu=feishu)
+    clockwork = build_clockwork(core.router, hub_sender(hub)) if settings.scheduler else None
+    web = build_web_app(core=core, slack=slack, feishu=feishu, clockwork=clockwork)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the
     # signal again through the handler that was installed before it; a no-op
     # one lets serve() finish its own clean-up and exit 0.

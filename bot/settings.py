@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     locale: Literal["en", "zh"] = Field(default="en", validation_alias="TEAMBOT_LOCALE")
     host: str = Field(default="127.0.0.1", validation_alias="TEAMBOT_HOST")
     port: int = Field(default=3000, validation_alias="TEAMBOT_PORT")
+    scheduler: bool = Field(default=True, validation_alias="TEAMBOT_SCHEDULER")
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

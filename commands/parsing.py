@@ -65,13 +65,19 @@ OPTION_ALIASES = {
 _OPTION = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
 
 
-def split_options(tokens: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Pull `name:value` options out of the tokens; the rest keep their order."""
+def split_options(
+    tokens: list[str], aliases: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Pull `name:value` options out of the tokens; the rest keep their order.
+
+    `aliases` maps the names a command accepts to canonical ones (default: the
+    task options); other `word:word` tokens stay words."""
+    names = OPTION_ALIASES if aliases is None else aliases
     options: dict[str, str] = {}
     rest: list[str] = []
     for token in tokens:
         match = _OPTION.match(token)
-        name = OPTION_ALIASES.get(match.group(1).lower()) if match else None
+        name = names.get(match.group(1).lower()) if match else None
         if match is None or name is None:
             rest.append(token)
             continue

@@ -92,17 +92,19 @@ class Registry:
     def in_group(self, group: str) -> list[CommandSpec]:
         return [s for s in self.specs.values() if s.group == group]
 
-    def closest(self, words: list[str]) -> CommandSpec | None:
-        """The spec whose name is nearest to what was typed, for error messages."""
-        if words:
+    def closest(self, words: list[str], *, group: str | None = None) -> CommandSpec | None:
+        """The spec whose name is nearest to what was typed, for error messages
+        (only among the commands of `group`, when given)."""
+        if words and words[0].lower() not in self._group_alias:
             # A sub-command typed without its group (`完成 T-1`, `done T-1`).
             owners = [g for (g, word) in self._sub_alias if word == words[0].lower()]
             if owners:
                 return self.lookup("task" if "task" in owners else owners[0], words[0])
         typed = " ".join(w.lower() for w in words[:2])
         names = {
-            f"{group} {word}": self.specs[f"{group}.{name}"]
-            for (group, word), name in self._sub_alias.items()
+            f"{owner} {word}": self.specs[f"{owner}.{name}"]
+            for (owner, word), name in self._sub_alias.items()
+            if group is None or owner == group
         }
         match = difflib.get_close_matches(typed, list(names), n=1, cutoff=0.5)
         if match:

@@ -173,7 +173,7 @@ class Router:
         fallback = self.registry.groups[group].fallback
         name = fallback(rest) if fallback else None
         if name is None:
-            closest = self.registry.closest([group, *rest[:1]]) if rest else None
+            closest = self.registry.closest([group, *rest[:1]], group=group) if rest else None
             first = self.registry.first_of(group)
             target = closest if closest and closest.group == group else first
             if rest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from commands import milestone, raci, task, teambot
+from commands import digest, kpi, milestone, raci, retro, standup, task, teambot
 from commands.registry import Group, Registry
 
 
@@ -23,15 +23,19 @@ def build_registry() -> Registry:
         Group("raci", aliases=("职责",), fallback=raci.fallback),
         Group("milestone", aliases=("milestones", "ms", "里程碑")),
         Group("teambot", aliases=("bot",), fallback=_help_when_bare),
-        Group("standup", aliases=("站会",), fallback=_always("soon")),
-        Group("retro", aliases=("复盘",), fallback=_always("soon")),
-        Group("kpi", aliases=("指标",), fallback=_always("soon")),
-        Group("digest", aliases=("摘要", "周报"), fallback=_always("soon")),
+        Group("standup", aliases=("站会",), fallback=standup.fallback),
+        Group("retro", aliases=("复盘",), fallback=retro.fallback),
+        Group("kpi", aliases=("指标",), fallback=kpi.fallback),
+        Group("digest", aliases=("摘要", "周报"), fallback=digest.fallback),
     ]
     specs = [
         *task.SPECS,
         *raci.SPECS,
         *milestone.SPECS,
+        *kpi.SPECS,
+        *retro.SPECS,
+        *standup.SPECS,
+        *digest.SPECS,
         *teambot.specs(lambda: holder[0]),
     ]
     holder.append(Registry.build(groups, specs))

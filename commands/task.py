@@ -8,6 +8,7 @@ from datetime import date
 from commands.common import (
     NoticeBuilder,
     clean_title,
+    create_task,
     is_overdue,
     join_people,
     milestone_named,
@@ -24,7 +25,7 @@ from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import PRIORITY_ORDER, Priority, Role, TaskStatus
-from storage.models import Task
+from storage.models import Milestone, Task
 
 LIST_LIMIT = 25
 MAX_COMMENT = 2000
@@ -91,36 +92,27 @@ def add(ctx: Ctx, args: Args) -> Reply:
     title = clean_title(ctx, words)
     due = parse_date(options["due"], today=ctx.today) if "due" in options else None
     milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
-    task = Task(
-        project_id=ctx.project_id,
-        number=repo.allocate_task_number(ctx.session, project_id=ctx.project_id),
+    assignees = [m.id for m in people if m.id is not None]
+    task = create_task(
+        ctx,
         title=title,
+        r=assignees,
         kind=KIND.parse(options.get("kind", "task")),
         priority=PRIORITY.parse(options.get("prio", Priority.MED.value)),
         due=due,
-        milestone_id=milestone.id if milestone else None,
-        creator_id=ctx.member_id,
-        created_at=ctx.now,
-        updated_at=ctx.now,
+        milestone=milestone,
     )
-    ctx.session.add(task)
-    ctx.session.flush()
-    assert task.id is not None
-    assignees = [m.id for m in people if m.id is not None]
-    repo.set_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=assignees)
-    repo.record_event(
-        ctx.session,
-        task=task,
-        actor_id=ctx.member_id,
-        kind="created",
-        at=ctx.now,
-        title=title,
-        r=assignees,
-    )
+    return created_reply(ctx, task, responsible=assignees, milestone=milestone)
+
+
+def created_reply(
+    ctx: Ctx, task: Task, *, responsible: list[int], milestone: Milestone | None = None
+) -> Reply:
+    """The card of a new task, with a note to each R."""
     reply = task_card(ctx, task, "task.created")
     view = task_view(ctx, task, milestone)
     build = NoticeBuilder(ctx, "notify.assigned", task=view, who=ctx.mention(ctx.member))
-    return _with_notices(reply, notices(ctx, ((m, "assignee") for m in assignees), build))
+    return _with_notices(reply, notices(ctx, ((m, "assignee") for m in responsible), build))
 
 
 def _with_notices(reply: Reply, extra: tuple[Notification, ...]) -> Reply:

@@ -187,33 +187,4 @@ def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
             permission=Permission.ADMIN,
             aliases=("导出",),
         ),
-        CommandSpec(
-            "standup",
-            "soon",
-            coming("/standup"),
-            "/standup [y: <text>] [t: <text>] [b: <text>] | status | config … | off",
-            ("/standup y: wrote the SRS t: review b: none",),
-        ),
-        CommandSpec(
-            "retro",
-            "soon",
-            coming("/retro"),
-            "/retro start [title] [anon] | add well|improve|idea|action <text> | list"
-            " | vote <n> | close",
-            ("/retro start Sprint 12",),
-        ),
-        CommandSpec(
-            "kpi",
-            "soon",
-            coming("/kpi"),
-            "/kpi [period:week|month|sprint] | /kpi target <metric><op><value>",
-            ("/kpi period:week",),
-        ),
-        CommandSpec(
-            "digest",
-            "soon",
-            coming("/digest"),
-            "/digest weekly <day> <hh:mm> | daily <hh:mm> | off",
-            ("/digest weekly mon 09:00",),
-        ),
     ]

@@ -148,10 +148,10 @@ async def test_umbrella_and_coming_commands(slack: Harness) -> None:
     """/teambot task … is /task …; commands not built yet say so through the normal reply."""
     added = (await slack.slash("/teambot", "task add Via umbrella")).json()
     assert added["blocks"][0] == section("*Created T-1: Via umbrella*")
-    coming = (await slack.slash("/standup", "")).json()
+    coming = (await slack.slash("/teambot", "export csv")).json()
     assert coming["blocks"] == [section(
-        "*/standup is coming soon: it is part of teambot's command language but not built yet. "
-        "Nothing was changed.*"
+        "*/teambot export is coming soon: it is part of teambot's command language but not "
+        "built yet. Nothing was changed.*"
     )]  # fmt: skip
 
 

@@ -8,8 +8,9 @@ Create Date: 2026-12-01 14:20:00
 from __future__ import annotations
 
 import sqlalchemy as sa
-import storage.types
 from alembic import op
+
+import storage.types
 
 revision = "0003"
 down_revision = "0002"

@@ -1,0 +1,87 @@
+"""The clock, wired to the platforms: the engine's posts go out through the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+from bot.console import PLATFORM
+from bot.hub import Hub
+from commands.router import Router
+from commands.types import Post
+from schedules.clockwork import Clockwork
+from schedules.engine import Engine, Send
+
+log = logging.getLogger(__name__)
+
+
+def hub_sender(hub: Hub) -> Send:
+    """A post goes through the adapter of its platform; a platform without one
+    here (not configured on this replica) is an error for that post only."""
+
+    async def send(post: Post) -> None:
+        adapter = hub.adapters.get(post.platform)
+        if adapter is None:
+            raise LookupError(f"no adapter for {post.platform}")
+        if post.channel_id:
+            await adapter.send(channel=post.channel_id, reply=post.reply)
+        else:
+            await adapter.send(channel=post.user_id, reply=post.reply, ping=True)
+
+    return send
+
+
+def build_clockwork(router: Router, send: Send) -> Clockwork:
+    engine = Engine(
+        db=router.db,
+        catalog=router.catalog,
+        send=send,
+        default_locale=router.defaults.locale,
+        clock=router.clock,
+    )
+    return Clockwork(engine)
+
+
+class BackgroundClock:
+    """The clock for the console: its own event loop in a thread, posts printed."""
+
+    def __init__(self, router: Router, show: Callable[[Post], None]) -> None:
+        self.router = router
+        self.show = show
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="teambot-clock", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        async def send(post: Post) -> None:
+            if post.platform != PLATFORM:
+                raise LookupError(f"no adapter for {post.platform} in the console")
+            self.show(post)
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        clockwork = build_clockwork(self.router, send)
+        try:
+            await clockwork.start()
+        except Exception:
+            log.exception("the clock did not start")
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stop.wait()
+        await clockwork.stop()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(5)

@@ -1,0 +1,311 @@
+"""/digest: the KPI digest with a burndown chart, posted by the clock (or now).
+
+`/digest weekly mon 09:00` posts every Monday at 09:00 (the project's time
+zone) the KPIs of the last 7 days; `/digest daily 18:00` those of the last 24
+hours. A digest is the `/kpi` report plus a PNG burndown of the current
+milestone (the open one due soonest), or of the project's last 14 days when
+there is none. A period with nothing new gives one line instead.
+`/digest nudges on|off` switches the daily one-to-one nudges about overdue tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.i18n import Catalog
+from commands.kpi import kpi_reply
+from commands.parsing import split_options
+from commands.permissions import Permission
+from commands.registry import Args, CommandSpec
+from commands.standup import parse_clock, parse_zone
+from commands.types import Field, Image, Post, Reply, Tone, Visibility
+from schedules.calendar import CHINESE_WEEKDAYS, WEEKDAYS
+from storage import kpi
+from storage.models import ChannelBinding, DigestConfig, Milestone, Project, Workspace
+
+BURNDOWN_DAYS = 14
+MAX_CHART_DAYS = 60
+_OPTIONS = {"tz": "tz", "timezone": "tz", "时区": "tz"}
+_ON = {"on": True, "开": True, "开启": True, "off": False, "关": False, "关闭": False}
+
+
+def _weekday(word: str) -> int:
+    lowered = word.lower()[:3]
+    if lowered in WEEKDAYS:
+        return WEEKDAYS.index(lowered)
+    if word in CHINESE_WEEKDAYS:
+        return CHINESE_WEEKDAYS.index(word)
+    raise CommandError("bad_weekday", value=word)
+
+
+def _config(ctx: Ctx) -> DigestConfig | None:
+    assert ctx.binding.id is not None
+    return ctx.session.exec(
+        select(DigestConfig).where(DigestConfig.binding_id == ctx.binding.id)
+    ).first()
+
+
+def _save(ctx: Ctx, *, cadence: str, weekday: int | None, at: time, zone: str) -> Reply:
+    assert ctx.binding.id is not None
+    config = _config(ctx) or DigestConfig(
+        binding_id=ctx.binding.id, cadence=cadence, at=at, timezone=zone, created_at=ctx.now
+    )
+    config.cadence, config.weekday, config.at, config.timezone = cadence, weekday, at, zone
+    config.enabled = True
+    config.created_at = ctx.now  # the schedule counts from now: nothing before is "missed"
+    ctx.session.add(config)
+    ctx.session.flush()
+    return Reply(
+        title=ctx.t("digest.scheduled"),
+        fields=_fields(ctx, config),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
+
+
+def _fields(ctx: Ctx, config: DigestConfig) -> tuple[Field, ...]:
+    return (
+        Field(
+            ctx.t("digest.label_when"),
+            ctx.t(
+                "digest.when",
+                cadence=config.cadence,
+                weekday=config.weekday,
+                at=config.at.strftime("%H:%M"),
+                tz=config.timezone,
+                enabled=config.enabled,
+            ),
+        ),
+        Field(ctx.t("digest.label_nudges"), ctx.t("digest.nudges", on=ctx.project.overdue_nudges)),
+    )
+
+
+def weekly(ctx: Ctx, args: Args) -> Reply:
+    options, words = split_options(args.words, _OPTIONS)
+    if len(words) != 2:
+        raise CommandError("digest_usage")
+    zone = parse_zone(options["tz"]) if "tz" in options else ctx.project.timezone
+    day = _weekday(words[0])
+    at = parse_clock(words[1], option="time")
+    return _save(ctx, cadence="weekly", weekday=day, at=at, zone=zone)
+
+
+def daily(ctx: Ctx, args: Args) -> Reply:
+    options, words = split_options(args.words, _OPTIONS)
+    if len(words) != 1:
+        raise CommandError("digest_usage")
+    zone = parse_zone(options["tz"]) if "tz" in options else ctx.project.timezone
+    return _save(ctx, cadence="daily", weekday=None, at=parse_clock(words[0], option="time"),
+                 zone=zone)  # fmt: skip
+
+
+def off(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx)
+    if config is None or not config.enabled:
+        raise CommandError("digest_not_configured")
+    config.enabled = False
+    ctx.session.add(config)
+    return Reply(title=ctx.t("digest.turned_off"), visibility=Visibility.CHANNEL)
+
+
+def show(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx)
+    if config is None:
+        raise CommandError("digest_not_configured")
+    return Reply(title=ctx.t("digest.show_title"), fields=_fields(ctx, config))
+
+
+def nudges(ctx: Ctx, args: Args) -> Reply:
+    if len(args.words) != 1 or args.words[0].lower() not in _ON:
+        raise CommandError("digest_usage")
+    ctx.project.overdue_nudges = _ON[args.words[0].lower()]
+    ctx.session.add(ctx.project)
+    return Reply(
+        title=ctx.t("digest.nudges_set", on=ctx.project.overdue_nudges),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
+
+
+def now(ctx: Ctx, args: Args) -> Reply:
+    """The digest of the last 7 days, here and now, chart included."""
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    period = kpi.Period(start=ctx.now - timedelta(days=7), end=ctx.now, name="week")
+    return digest_reply(
+        ctx.session, ctx.catalog, project=ctx.project, locale=ctx.locale, period=period,
+        now=ctx.now, late=False, chart=True,
+    )  # fmt: skip
+
+
+# -- what the clock posts ----------------------------------------------------------------
+
+
+def digest_reply(
+    session: Session,
+    catalog: Catalog,
+    *,
+    project: Project,
+    locale: str,
+    period: kpi.Period,
+    now: datetime,
+    late: bool,
+    chart: bool,
+) -> Reply:
+    reply = kpi_reply(
+        session, catalog=catalog, project=project, locale=locale, period=period, now=now,
+        one_line_if_idle=True,
+    )  # fmt: skip
+    if not reply.lines:  # nothing new: the one line says so
+        return reply
+    title = catalog.text(locale, "digest.title", period=period.name, late=late)
+    hint = catalog.text(locale, "digest.kpi_hint")
+    reply = replace(reply, title=title, footer=(*reply.footer, hint))
+    if not chart:
+        return reply
+    image = burndown_image(session, catalog, project=project, locale=locale, now=now)
+    legend = catalog.text(locale, "digest.legend")
+    return replace(reply, lines=(*reply.lines, legend), image=image)
+
+
+def burndown_image(
+    session: Session, catalog: Catalog, *, project: Project, locale: str, now: datetime
+) -> Image:
+    from schedules.chart import burndown_png
+
+    assert project.id is not None
+    tz = ZoneInfo(project.timezone)
+    today = now.astimezone(tz).date()
+    milestone = session.exec(
+        select(Milestone)
+        .where(Milestone.project_id == project.id, Milestone.status == "open")
+        .order_by(col(Milestone.due), col(Milestone.id))
+    ).first()
+    if milestone is not None:
+        start = milestone.created_at.astimezone(tz).date()
+        end = max(milestone.due, today)
+        start = max(start, end - timedelta(days=MAX_CHART_DAYS - 1))
+    else:
+        start, end = today - timedelta(days=BURNDOWN_DAYS - 1), today
+    points = kpi.burndown(
+        session,
+        project_id=project.id,
+        milestone_id=milestone.id if milestone else None,
+        start=start,
+        end=end,
+        tz=tz,
+    )
+    shown = [p for p in points if p[0] <= today] or points[:1]
+    remaining = shown[-1][1] if shown else 0
+    total = shown[-1][2] if shown else 0
+    alt = catalog.text(
+        locale,
+        "digest.chart_alt",
+        name=milestone.name if milestone else None,
+        remaining=remaining,
+        total=total,
+        start=start,
+        end=end,
+    )
+    png = burndown_png(_until_today(points, today))
+    return Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
+
+
+def _until_today(points: list[tuple[date, int, int]], today: date) -> list[tuple[date, int, int]]:
+    """Future days keep the date axis (to the due date) but repeat today's numbers."""
+    out = []
+    last: tuple[int, int] | None = None
+    for day, remaining, total in points:
+        if day <= today or last is None:
+            last = (remaining, total)
+            out.append((day, remaining, total))
+        else:
+            out.append((day, *last))
+    return out
+
+
+def digest_posts(
+    session: Session,
+    catalog: Catalog,
+    *,
+    config_id: int,
+    now: datetime,
+    late: bool,
+    default_locale: str,
+    chart: bool = True,
+) -> list[Post]:
+    row = session.exec(
+        select(DigestConfig, ChannelBinding, Project, Workspace.platform)
+        .join(ChannelBinding, col(ChannelBinding.id) == DigestConfig.binding_id)
+        .join(Project, col(Project.id) == ChannelBinding.project_id)
+        .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+        .where(DigestConfig.id == config_id)
+    ).first()
+    if row is None or not row[0].enabled:
+        return []
+    config, binding, project, platform = row
+    days = 7 if config.cadence == "weekly" else 1
+    period = kpi.Period(
+        start=now - timedelta(days=days), end=now, name="week" if days == 7 else "day"
+    )
+    reply = digest_reply(
+        session, catalog, project=project, locale=project.locale or default_locale,
+        period=period, now=now, late=late, chart=chart,
+    )  # fmt: skip
+    return [Post(platform=platform, reply=reply, channel_id=binding.channel_id)]
+
+
+SPECS = [
+    CommandSpec("digest", "show", show, "/digest", ("/digest",), aliases=("查看",)),
+    CommandSpec(
+        "digest",
+        "weekly",
+        weekly,
+        "/digest weekly <day> <hh:mm> [tz:<zone>]",
+        ("/digest weekly mon 09:00", "/digest weekly 周五 17:30 tz:Asia/Shanghai"),
+        permission=Permission.ADMIN,
+        aliases=("每周",),
+    ),
+    CommandSpec(
+        "digest",
+        "daily",
+        daily,
+        "/digest daily <hh:mm> [tz:<zone>]",
+        ("/digest daily 18:00",),
+        permission=Permission.ADMIN,
+        aliases=("每天",),
+    ),
+    CommandSpec(
+        "digest",
+        "off",
+        off,
+        "/digest off",
+        ("/digest off",),
+        permission=Permission.ADMIN,
+        aliases=("关闭",),
+    ),
+    CommandSpec("digest", "now", now, "/digest now", ("/digest now",), aliases=("现在",)),
+    CommandSpec(
+        "digest",
+        "nudges",
+        nudges,
+        "/digest nudges on|off",
+        ("/digest nudges on",),
+        permission=Permission.ADMIN,
+        aliases=("催办",),
+    ),
+]
+
+
+def fallback(words: list[str]) -> str | None:
+    return "show" if not words else None

@@ -1,0 +1,658 @@
+"""/standup: the daily report in the channel, and the posts the clock makes for it.
+
+A channel has at most one standup (`StandupConfig`). On each of its work days
+the clock posts the prompt at `at`, reminds the members who have not answered
+one to one before `cutoff`, and posts the summary at `cutoff`. Answers are
+editable until the cutoff; an answer only replaces the parts it gives.
+
+The team of a standup, for "who is missing": members of the channel's
+workspace who answered this standup in the last `TEAM_DAYS` days, or who are R
+or A of an open task of the project; members away that day are not counted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, col, select
+
+from commands.common import create_task
+from commands.context import Ctx
+from commands.errors import CommandError
+from commands.i18n import Catalog
+from commands.parsing import parse_date, split_options
+from commands.permissions import Permission
+from commands.registry import Args, CommandSpec
+from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
+from schedules.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
+from storage.enums import Role, TaskStatus
+from storage.models import (
+    ChannelBinding,
+    Member,
+    Project,
+    RaciAssignment,
+    StandupAway,
+    StandupConfig,
+    StandupReport,
+    Task,
+    Workspace,
+)
+
+TEAM_DAYS = 30
+MAX_PART = 1000
+MAX_AWAY_DAYS = 366
+REMIND_BEFORE = timedelta(minutes=30)
+BLOCKER_BUTTONS = 5
+_OPTIONS = {
+    "time": "time",
+    "at": "time",
+    "时间": "time",
+    "tz": "tz",
+    "timezone": "tz",
+    "时区": "tz",
+    "days": "days",
+    "工作日": "days",
+    "cutoff": "cutoff",
+    "截止时间": "cutoff",
+    "calendar": "calendar",
+    "cal": "calendar",
+    "日历": "calendar",
+}
+_PARTS = {
+    "y": "yesterday",
+    "yesterday": "yesterday",
+    "昨天": "yesterday",
+    "t": "today",
+    "today": "today",
+    "今天": "today",
+    "b": "blockers",
+    "blocker": "blockers",
+    "blockers": "blockers",
+    "阻塞": "blockers",
+    "障碍": "blockers",
+}
+_LABEL = re.compile(
+    r"(?:^|(?<=\s))(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + r")\s*:",
+    re.IGNORECASE,
+)
+_TIME = re.compile(r"^(\d{1,2})[:.：](\d{2})$")
+_NONE = {"", "none", "no", "n/a", "-", "—", "无", "没有", "暂无"}
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+def parse_answer(text: str) -> dict[str, str]:
+    """`y: … t: … b: …` (or 昨天: 今天: 阻塞:) into parts; unlabelled text is today's."""
+    marks = list(_LABEL.finditer(text))
+    parts: dict[str, str] = {}
+    head = text[: marks[0].start()] if marks else text
+    if head.strip():
+        parts["today"] = head.strip()
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        parts[_PARTS[mark.group(1).lower()]] = text[mark.end() : end].strip()
+    return parts
+
+
+def has_blocker(text: str) -> bool:
+    return text.strip().lower() not in _NONE
+
+
+def answer(ctx: Ctx, args: Args) -> Reply:
+    config = _config(ctx)
+    tz = ZoneInfo(config.timezone)
+    local = ctx.now.astimezone(tz)
+    day = local.date()
+    text = args.rest()
+    if not text.strip():
+        return _form(ctx, config, day)
+    if not is_workday(day, days=parse_days(config.days), calendar=config.calendar):
+        raise CommandError("standup_no_meeting", day=day)
+    if local.time() >= config.cutoff:
+        raise CommandError("standup_closed", cutoff=config.cutoff.strftime("%H:%M"))
+    parts = parse_answer(text)
+    if not parts:
+        raise CommandError("standup_empty")
+    if any(len(v) > MAX_PART for v in parts.values()):
+        raise CommandError("title_too_long", limit=MAX_PART)
+    assert config.id is not None
+    report = ctx.session.exec(
+        select(StandupReport).where(
+            StandupReport.config_id == config.id,
+            StandupReport.member_id == ctx.member_id,
+            StandupReport.day == day,
+        )
+    ).first()
+    edited = report is not None
+    if report is None:
+        report = StandupReport(
+            config_id=config.id, member_id=ctx.member_id, day=day, created_at=ctx.now
+        )
+    for name, value in parts.items():
+        setattr(report, name, value)
+    report.updated_at = ctx.now
+    ctx.session.add(report)
+    ctx.session.flush()
+    return Reply(
+        title=ctx.t(
+            "standup.saved", day=day, cutoff=config.cutoff.strftime("%H:%M"), edited=edited
+        ),
+        fields=_report_fields(ctx.catalog, ctx.locale, report),
+        tone=Tone.SUCCESS,
+    )
+
+
+def _form(ctx: Ctx, config: StandupConfig, day: date) -> Reply:
+    """Bare /standup: the way to answer, with a button that opens a form."""
+    return Reply(
+        title=ctx.t("standup.form_title", day=day, cutoff=config.cutoff.strftime("%H:%M")),
+        lines=ctx.t_lines("standup.syntax"),
+        buttons=(answer_button(ctx.catalog, ctx.locale),),
+    )
+
+
+def answer_button(catalog: Catalog, locale: str) -> Button:
+    return Button(
+        catalog.text(locale, "standup.btn_answer"),
+        "standup",
+        "standup_answer",
+        "primary",
+        asks=catalog.text(locale, "standup.ask"),
+    )
+
+
+def _report_fields(catalog: Catalog, locale: str, report: StandupReport) -> tuple[Field, ...]:
+    return tuple(
+        Field(catalog.text(locale, f"standup.label_{name}"), Rich.val(value))
+        for name in ("yesterday", "today", "blockers")
+        if (value := getattr(report, name))
+    )
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def _config(ctx: Ctx) -> StandupConfig:
+    assert ctx.binding.id is not None
+    config = ctx.session.exec(
+        select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
+    ).first()
+    if config is None or not config.enabled:
+        raise CommandError("standup_not_configured")
+    return config
+
+
+def parse_clock(raw: str, *, option: str) -> time:
+    match = _TIME.match(raw.strip())
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise CommandError("bad_time", option=option, value=raw)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_zone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CommandError("bad_timezone", value=raw) from None
+    return raw
+
+
+def configure(ctx: Ctx, args: Args) -> Reply:
+    options, words = split_options(args.words, _OPTIONS)
+    if words:
+        raise CommandError("unexpected_words", value=" ".join(words))
+    assert ctx.binding.id is not None
+    config = ctx.session.exec(
+        select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
+    ).first()
+    at = parse_clock(options["time"], option="time") if "time" in options else None
+    cutoff = parse_clock(options["cutoff"], option="cutoff") if "cutoff" in options else None
+    zone = parse_zone(options["tz"]) if "tz" in options else None
+    try:
+        days = format_days(parse_days(options["days"])) if "days" in options else None
+    except BadDays:
+        raise CommandError("bad_days", value=options["days"]) from None
+    calendar = options.get("calendar", "").lower() or None
+    if calendar is not None and calendar not in CALENDARS:
+        raise CommandError("bad_calendar", value=calendar, allowed=" | ".join(CALENDARS))
+    if config is None:
+        start = at or time(9, 30)
+        config = StandupConfig(
+            binding_id=ctx.binding.id,
+            at=start,
+            cutoff=cutoff or _plus(start, timedelta(hours=1)),
+            timezone=zone or ctx.project.timezone,
+            days=days or "mon-fri",
+            calendar=calendar or "none",
+            created_at=ctx.now,
+        )
+    else:
+        config.at = at or config.at
+        config.cutoff = cutoff or (_plus(at, timedelta(hours=1)) if at else config.cutoff)
+        config.timezone = zone or config.timezone
+        config.days = days or config.days
+        config.calendar = calendar or config.calendar
+    if config.cutoff <= config.at:
+        raise CommandError(
+            "cutoff_before_start",
+            at=config.at.strftime("%H:%M"),
+            cutoff=config.cutoff.strftime("%H:%M"),
+        )
+    config.enabled = True
+    config.updated_at = ctx.now
+    ctx.session.add(config)
+    ctx.session.flush()
+    upcoming = next_day(config, after=ctx.now)
+    return Reply(
+        title=ctx.t("standup.configured"),
+        fields=_config_fields(ctx, config, upcoming),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.SUCCESS,
+    )
+
+
+def _plus(at: time, delta: timedelta) -> time:
+    moved = datetime.combine(date(2000, 1, 1), at) + delta
+    return time(23, 59) if moved.date() != date(2000, 1, 1) else moved.time()
+
+
+def _config_fields(ctx: Ctx, config: StandupConfig, upcoming: date | None) -> tuple[Field, ...]:
+    return (
+        Field(
+            ctx.t("standup.label_when"),
+            ctx.t(
+                "standup.when",
+                at=config.at.strftime("%H:%M"),
+                cutoff=config.cutoff.strftime("%H:%M"),
+                tz=config.timezone,
+            ),
+        ),
+        Field(
+            ctx.t("standup.label_days"),
+            ctx.t("standup.days", days=config.days, calendar=config.calendar),
+        ),
+        Field(ctx.t("standup.label_next"), ctx.t("standup.next", day=upcoming)),
+    )
+
+
+def next_day(config: StandupConfig, *, after: datetime) -> date | None:
+    """The next work day whose prompt is still ahead of `after`."""
+    tz = ZoneInfo(config.timezone)
+    local = after.astimezone(tz)
+    day = local.date() if local.time() < config.at else local.date() + timedelta(days=1)
+    days = parse_days(config.days)
+    for _ in range(400):
+        if is_workday(day, days=days, calendar=config.calendar):
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def off(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx)
+    config.enabled = False
+    config.updated_at = ctx.now
+    ctx.session.add(config)
+    return Reply(title=ctx.t("standup.turned_off"), visibility=Visibility.CHANNEL)
+
+
+def status(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx)
+    day = ctx.now.astimezone(ZoneInfo(config.timezone)).date()
+    roll = roll_call(ctx.session, config=config, day=day, now=ctx.now)
+    people = ctx.people(roll.answered + roll.missing + roll.away)
+    workday = is_workday(day, days=parse_days(config.days), calendar=config.calendar)
+    lines = (
+        ctx.t("standup.status_answered", people=[people[i] for i in roll.answered]),
+        ctx.t("standup.status_missing", people=[people[i] for i in roll.missing]),
+        ctx.t("standup.status_away", people=[people[i] for i in roll.away]),
+    )
+    return Reply(
+        title=ctx.t("standup.status_title", day=day, workday=workday),
+        fields=_config_fields(ctx, config, next_day(config, after=ctx.now)),
+        lines=lines,
+    )
+
+
+def away(ctx: Ctx, args: Args) -> Reply:
+    words = list(args.words)
+    if not words:
+        mine = ctx.session.exec(
+            select(StandupAway)
+            .where(
+                StandupAway.project_id == ctx.project_id,
+                StandupAway.member_id == ctx.member_id,
+                col(StandupAway.end) >= ctx.today,
+            )
+            .order_by(col(StandupAway.start))
+        ).all()
+        return Reply(
+            title=ctx.t("standup.away_list", count=len(mine)),
+            items=tuple(ctx.t("standup.away_item", start=a.start, end=a.end) for a in mine),
+        )
+    if len(words) > 2:
+        raise CommandError("unexpected_words", value=" ".join(words[2:]))
+    start = parse_date(words[0], today=ctx.today)
+    end = parse_date(words[1], today=ctx.today) if len(words) == 2 else start
+    if end < start:
+        raise CommandError("away_backwards", start=start, end=end)
+    if (end - start).days >= MAX_AWAY_DAYS:
+        raise CommandError("away_too_long", limit=MAX_AWAY_DAYS)
+    ctx.session.add(
+        StandupAway(
+            project_id=ctx.project_id,
+            member_id=ctx.member_id,
+            start=start,
+            end=end,
+            created_at=ctx.now,
+        )
+    )
+    return Reply(title=ctx.t("standup.away_saved", start=start, end=end), tone=Tone.SUCCESS)
+
+
+def blocker_task(ctx: Ctx, args: Args) -> Reply:
+    """The summary's "make it a task": a task from one report's blocker, R its author."""
+    from commands.task import created_reply
+
+    if len(args.words) != 1 or not args.words[0].isdigit():
+        raise CommandError("unexpected_words", value=args.rest())
+    report = ctx.session.get(StandupReport, int(args.words[0]))
+    config = ctx.session.get(StandupConfig, report.config_id) if report else None
+    binding = ctx.session.get(ChannelBinding, config.binding_id) if config else None
+    if report is None or binding is None or binding.project_id != ctx.project_id:
+        raise CommandError("standup_unknown_report")
+    if not has_blocker(report.blockers):
+        raise CommandError("standup_unknown_report")
+    title = report.blockers.strip()[:200]
+    task = create_task(ctx, title=title, r=[report.member_id], source="standup")
+    return created_reply(ctx, task, responsible=[report.member_id])
+
+
+# -- who answered -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollCall:
+    answered: list[int]
+    missing: list[int]
+    away: list[int]
+    reports: list[StandupReport]
+
+
+def roll_call(session: Session, *, config: StandupConfig, day: date, now: datetime) -> RollCall:
+    binding = session.get(ChannelBinding, config.binding_id)
+    assert binding is not None and config.id is not None
+    reports = list(
+        session.exec(
+            select(StandupReport)
+            .where(StandupReport.config_id == config.id, StandupReport.day == day)
+            .order_by(col(StandupReport.created_at))
+        ).all()
+    )
+    answered = [r.member_id for r in reports]
+    since = day - timedelta(days=TEAM_DAYS)
+    recent = select(StandupReport.member_id).where(
+        StandupReport.config_id == config.id, col(StandupReport.day) >= since
+    )
+    owners = (
+        select(RaciAssignment.member_id)
+        .join(Task, col(Task.id) == RaciAssignment.task_id)
+        .where(
+            Task.project_id == binding.project_id,
+            col(Task.deleted_at).is_(None),
+            Task.status != TaskStatus.DONE.value,
+            col(RaciAssignment.role).in_([Role.R.value, Role.A.value]),
+        )
+    )
+    team = session.exec(
+        select(Member.id)
+        .where(
+            Member.workspace_id == binding.workspace_id,
+            col(Member.id).in_(recent.union(owners).scalar_subquery()),
+        )
+        .order_by(col(Member.display_name), col(Member.id))
+    ).all()
+    away_ids = set(
+        session.exec(
+            select(StandupAway.member_id).where(
+                StandupAway.project_id == binding.project_id,
+                col(StandupAway.start) <= day,
+                col(StandupAway.end) >= day,
+            )
+        ).all()
+    )
+    done = set(answered)
+    missing = [m for m in team if m is not None and m not in done and m not in away_ids]
+    away_list = [m for m in team if m is not None and m in away_ids and m not in done]
+    return RollCall(answered=answered, missing=missing, away=away_list, reports=reports)
+
+
+# -- the clock's posts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a standup lives, with the words to use there."""
+
+    config: StandupConfig
+    binding: ChannelBinding
+    project: Project
+    platform: str
+    locale: str
+
+
+def place_of(session: Session, *, config_id: int, default_locale: str) -> Place | None:
+    row = session.exec(
+        select(StandupConfig, ChannelBinding, Project, Workspace.platform)
+        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+        .join(Project, col(Project.id) == ChannelBinding.project_id)
+        .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+        .where(StandupConfig.id == config_id)
+    ).first()
+    if row is None or not row[0].enabled:
+        return None
+    config, binding, project, platform = row
+    return Place(config, binding, project, platform, project.locale or default_locale)
+
+
+def _people(session: Session, ids: list[int]) -> dict[int, Mention]:
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Member, Workspace.platform)
+        .join(Workspace, col(Workspace.id) == Member.workspace_id)
+        .where(col(Member.id).in_(ids))
+    ).all()
+    return {
+        m.id: Mention(m.id, m.display_name, platform, m.platform_user_id)
+        for m, platform in rows
+        if m.id is not None
+    }
+
+
+def prompt_post(catalog: Catalog, place: Place, *, day: date, late: bool) -> Post:
+    t, loc = catalog.text, place.locale
+    reply = Reply(
+        title=t(loc, "standup.prompt_title", day=day, late=late),
+        lines=(
+            t(loc, "standup.prompt_cutoff", cutoff=place.config.cutoff.strftime("%H:%M")),
+            *catalog.lines(loc, "standup.syntax"),
+        ),
+        buttons=(answer_button(catalog, loc),),
+        visibility=Visibility.CHANNEL,
+    )
+    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
+
+
+def reminder_posts(
+    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
+) -> list[Post]:
+    roll = roll_call(session, config=place.config, day=day, now=now)
+    people = _people(session, roll.missing)
+    cutoff = place.config.cutoff.strftime("%H:%M")
+    out = []
+    for member_id in roll.missing:
+        person = people[member_id]
+        if person.platform != place.platform:
+            continue
+        reply = Reply(
+            title=catalog.text(
+                place.locale, "standup.reminder", day=day, cutoff=cutoff, channel=place.binding.name
+            ),
+            lines=catalog.lines(place.locale, "standup.syntax"),
+            buttons=(answer_button(catalog, place.locale),),
+        )
+        out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
+    return out
+
+
+_TASK_KEY = re.compile(r"(?:^|\W)(?:([A-Za-z]{1,8})-)(\d{1,9})\b")
+
+
+def summary_post(
+    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
+) -> Post:
+    t, loc = catalog.text, place.locale
+    roll = roll_call(session, config=place.config, day=day, now=now)
+    people = _people(session, roll.answered + roll.missing + roll.away)
+    items: list[Rich] = []
+    blockers: list[Rich] = []
+    buttons: list[Button] = []
+    for report in roll.reports:
+        who = people[report.member_id]
+        items.append(
+            t(
+                loc,
+                "standup.summary_item",
+                who=who,
+                yesterday=report.yesterday,
+                today=report.today,
+                blockers=report.blockers if has_blocker(report.blockers) else "",
+            )
+        )
+        if has_blocker(report.blockers):
+            accountable = _accountable_for(session, place.project, report.blockers)
+            blockers.append(
+                t(loc, "standup.blocker_item", who=who, text=report.blockers, a=accountable)
+            )
+            if len(buttons) < BLOCKER_BUTTONS:
+                buttons.append(
+                    Button(
+                        t(loc, "standup.btn_make_task", who=who.name),
+                        f"standup task {report.id}",
+                        f"standup_task_{report.id}",
+                    )
+                )
+    lines = [
+        t(
+            loc,
+            "standup.summary_count",
+            answered=len(roll.answered),
+            team=len(roll.answered) + len(roll.missing),
+        ),
+        t(loc, "standup.status_missing", people=[people[i] for i in roll.missing]),
+    ]
+    if roll.away:
+        lines.append(t(loc, "standup.status_away", people=[people[i] for i in roll.away]))
+    if blockers:
+        lines.append(t(loc, "standup.blockers_title", count=len(blockers)))
+        lines.extend(blockers)
+    reply = Reply(
+        title=t(loc, "standup.summary_title", day=day, late=late),
+        lines=tuple(lines),
+        items=tuple(items),
+        footer=() if items else (t(loc, "standup.summary_nobody"),),
+        buttons=tuple(buttons),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.WARNING if blockers else Tone.INFO,
+    )
+    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
+
+
+def _accountable_for(session: Session, project: Project, text: str) -> list[Mention]:
+    """The A of every task of the project a blocker names (`T-12`)."""
+    numbers = {
+        int(m.group(2))
+        for m in _TASK_KEY.finditer(text)
+        if m.group(1).upper() == project.key_prefix.upper()
+    }
+    if not numbers:
+        return []
+    ids = session.exec(
+        select(RaciAssignment.member_id)
+        .join(Task, col(Task.id) == RaciAssignment.task_id)
+        .where(
+            Task.project_id == project.id,
+            col(Task.number).in_(numbers),
+            RaciAssignment.role == Role.A.value,
+        )
+    ).all()
+    people = _people(session, sorted(set(ids)))
+    return [people[i] for i in sorted(people)]
+
+
+SPECS = [
+    CommandSpec(
+        "standup",
+        "answer",
+        answer,
+        "/standup [y: <text>] [t: <text>] [b: <text>]",
+        (
+            "/standup y: wrote the SRS t: review it b: none",
+            "/standup 昨天: 写需求 今天: 评审 阻塞: 无",
+        ),
+        aliases=("回答",),
+    ),
+    CommandSpec(
+        "standup",
+        "config",
+        configure,
+        "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm> calendar:cn|none",
+        (
+            "/standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30 calendar:cn",
+            "/standup config time:10:00",
+        ),
+        permission=Permission.ADMIN,
+        aliases=("设置", "配置"),
+    ),
+    CommandSpec(
+        "standup",
+        "off",
+        off,
+        "/standup off",
+        ("/standup off",),
+        permission=Permission.ADMIN,
+        aliases=("关闭",),
+    ),
+    CommandSpec(
+        "standup", "status", status, "/standup status", ("/standup status",), aliases=("状态",)
+    ),
+    CommandSpec(
+        "standup",
+        "away",
+        away,
+        "/standup away <from> [<to>]",
+        ("/standup away 2026-12-07 2026-12-11", "/standup away 明天"),
+        aliases=("请假",),
+    ),
+    CommandSpec(
+        "standup",
+        "task",
+        blocker_task,
+        "/standup task <report>",
+        ("/standup task 12",),
+    ),
+]
+
+
+def fallback(words: list[str]) -> str | None:
+    """Anything after /standup that is not a sub-command is an answer."""
+    return "answer"

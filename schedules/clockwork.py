@@ -1,0 +1,136 @@
+"""APScheduler 3 behind a thin facade: it only decides *when* to wake the engine.
+
+Every schedule time in the database becomes one cron job with a stable id
+(`standup:12:prompt`, `digest:3`, `alerts:5`) and its own time zone; the job
+asks the engine to handle whatever is due, and the engine's claims make a
+second wake-up (another job, another replica, the re-sync) harmless. A re-sync
+job rebuilds the jobs from the database every `resync` seconds — that is how a
+changed `/standup config` (on this replica or another) reaches the clock — and
+also runs the engine, so a firing the process slept through is still handled.
+At start the engine runs first: firings missed while the bot was down are
+posted late, or skipped when no longer useful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, time
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from schedules.engine import ALERT_TIME, Engine, reminder_time
+from storage.models import ChannelBinding, DigestConfig, Milestone, Project, StandupConfig
+
+log = logging.getLogger(__name__)
+
+RESYNC_SECONDS = 30.0
+SYNC_JOB = "teambot:sync"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """When one schedule wakes the engine: a wall-clock time in a zone, maybe one weekday."""
+
+    at: time
+    timezone: str
+    weekday: int | None = None
+
+
+def job_specs(session: Session) -> dict[str, JobSpec]:
+    specs: dict[str, JobSpec] = {}
+    for config in session.exec(select(StandupConfig).where(col(StandupConfig.enabled))):
+        base = f"standup:{config.id}"
+        specs[f"{base}:prompt"] = JobSpec(config.at, config.timezone)
+        specs[f"{base}:reminder"] = JobSpec(reminder_time(config), config.timezone)
+        specs[f"{base}:summary"] = JobSpec(config.cutoff, config.timezone)
+    for digest in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
+        weekday = digest.weekday if digest.cadence == "weekly" else None
+        specs[f"digest:{digest.id}"] = JobSpec(digest.at, digest.timezone, weekday)
+    alerted = select(Milestone.project_id).where(Milestone.status == "open")
+    projects = session.exec(
+        select(Project.id, Project.timezone).where(
+            (col(Project.id).in_(alerted)) | col(Project.overdue_nudges),
+            col(Project.id).in_(select(ChannelBinding.project_id)),
+        )
+    ).all()
+    for project_id, zone in projects:
+        specs[f"alerts:{project_id}"] = JobSpec(ALERT_TIME, zone)
+    return specs
+
+
+async def wake(clockwork: Clockwork, job_id: str) -> None:
+    """What every cron job runs: the engine, for everything due."""
+    outcome = await clockwork.engine.run_due()
+    if outcome.posted or outcome.late or outcome.skipped:
+        log.info(
+            "%s: posted %s, late %s, skipped %s",
+            job_id,
+            outcome.posted,
+            outcome.late,
+            outcome.skipped,
+        )
+
+
+class Clockwork:
+    def __init__(self, engine: Engine, *, resync: float = RESYNC_SECONDS) -> None:
+        self.engine = engine
+        self.resync = resync
+        self.specs: dict[str, JobSpec] = {}
+        self._scheduler: Any = None
+
+    async def start(self) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self._scheduler.start()
+        await self.sync()
+        self._scheduler.add_job(
+            self.sync, IntervalTrigger(seconds=self.resync), id=SYNC_JOB, replace_existing=True
+        )
+
+    async def sync(self) -> None:
+        """Jobs as the database says, then one engine round."""
+        specs = await asyncio.to_thread(self._read_specs)
+        self.apply(specs)
+        await wake(self, SYNC_JOB)
+
+    def _read_specs(self) -> dict[str, JobSpec]:
+        with self.engine.db.transaction() as session:
+            return job_specs(session)
+
+    def apply(self, specs: dict[str, JobSpec]) -> None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        for job_id in set(self.specs) - set(specs):
+            self._scheduler.remove_job(job_id)
+        for job_id, spec in specs.items():
+            if self.specs.get(job_id) == spec:
+                continue
+            trigger = CronTrigger(
+                hour=spec.at.hour,
+                minute=spec.at.minute,
+                second=spec.at.second,
+                day_of_week=spec.weekday,
+                timezone=spec.timezone,
+            )
+            self._scheduler.add_job(
+                wake, trigger, args=(self, job_id), id=job_id, replace_existing=True
+            )
+        self.specs = dict(specs)
+
+    def next_run(self, job_id: str) -> Any:
+        job = self._scheduler.get_job(job_id) if self._scheduler else None
+        return job.next_run_time if job else None
+
+    async def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        async with self.engine.busy():
+            pass  # a round in progress finishes its posts first

@@ -1,0 +1,57 @@
+"""The APScheduler facade: jobs built from the database with stable ids and their own time
+zones, rebuilt on change, and an engine round at start for what was missed."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from commands.i18n import Catalog
+from schedules.clockwork import Clockwork
+from schedules.engine import Engine
+from storage.db import Database
+from tests.chat import Chat
+from tests.clock_support import Outbox, at
+from tests.conftest import Clock
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_jobs_follow_the_database_and_start_catches_up(
+    chat: Chat, db: Database, catalog: Catalog, clock: Clock
+) -> None:
+    """Start at 09:35 Shanghai: the missed 09:30 prompt is posted (late); each standup has
+    prompt, reminder and summary jobs at its local times, each digest one job on its
+    weekday; turning a standup off removes its jobs at the next sync."""
+    at(clock, "2026-11-24T08:00:00+08:00")
+    chat.say("mei", "standup config time:09:30 tz:Asia/Shanghai cutoff:10:30")
+    chat.say("mei", "digest weekly fri 17:00 tz:Europe/Berlin")
+    outbox = Outbox()
+    engine = Engine(db=db, catalog=catalog, send=outbox, clock=clock, name="t")
+    clockwork = Clockwork(engine, resync=3600)
+    at(clock, "2026-11-24T09:35:00+08:00")
+    await clockwork.start()
+    try:
+        assert outbox.titles() == ["Standup time, 2026-11-24 (Tue) (posted late)"]
+        assert sorted(clockwork.specs) == [
+            "digest:1", "standup:1:prompt", "standup:1:reminder", "standup:1:summary",
+        ]  # fmt: skip
+        shanghai, berlin = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")
+        prompt = clockwork.next_run("standup:1:prompt").astimezone(shanghai)
+        reminder = clockwork.next_run("standup:1:reminder").astimezone(shanghai)
+        digest = clockwork.next_run("digest:1").astimezone(berlin)
+        assert (prompt.hour, prompt.minute) == (9, 30)
+        assert (reminder.hour, reminder.minute) == (10, 0)
+        assert (digest.weekday(), digest.hour, digest.minute) == (4, 17, 0)
+        chat.say("mei", "standup off")
+        await clockwork.sync()
+        assert sorted(clockwork.specs) == ["digest:1"]
+        assert clockwork.next_run("standup:1:prompt") is None
+    finally:
+        await clockwork.stop()

@@ -1,0 +1,157 @@
+"""A standup through the real endpoints: the clock posts the prompt through the platform
+adapter (fake Slack / Feishu API), a person answers with the prompt's button and its form,
+and the summary at the cutoff shows the answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.hub import Hub
+from bot.scheduling import hub_sender
+from schedules.engine import Engine
+from storage.db import Database
+from storage.models import StandupReport
+from tests.conftest import Clock
+from tests.fake_feishu import FakeFeishu
+from tests.fake_slack import FakeSlack
+from tests.feishu_support import FeishuHarness, card_event, feishu_settings, message_event
+from tests.feishu_support import running as feishu_running
+from tests.slack_support import Harness, fixture_json, running, settings_for
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def reports(db: Database) -> list[tuple[str, str, str]]:
+    with Session(db.engine) as session:
+        rows = session.exec(select(StandupReport)).all()
+        return [(r.yesterday, r.today, r.blockers) for r in rows]
+
+
+def engine_with(adapter: Any, clock: Clock) -> Engine:
+    hub = Hub()
+    hub.register(adapter)
+    router = adapter.core.router
+    return Engine(db=router.db, catalog=router.catalog, send=hub_sender(hub), clock=clock)
+
+
+# -- Slack ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack_fake() -> Iterator[FakeSlack]:
+    server = FakeSlack(bot_user_id="UBOT").start()
+    server.add_user("W111", "mei")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def slack(db_url: str, slack_fake: FakeSlack, clock: Clock) -> AsyncIterator[Harness]:
+    async with running(settings_for(db_url, slack_fake), slack_fake, clock=clock) as harness:
+        yield harness
+
+
+async def test_slack_prompt_button_opens_a_form_and_the_answer_reaches_the_summary(
+    slack: Harness, db: Database, clock: Clock
+) -> None:
+    """09:30 UTC: the prompt is posted with an Answer button; the button opens a modal;
+    its submission saves the report; at 10:30 the summary lists it in the channel."""
+    clock.now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    configured = await slack.slash("/standup", "config time:09:30 tz:UTC cutoff:10:30")
+    assert configured.json()["blocks"][0]["text"]["text"] == "*Standup scheduled for this channel*"
+    engine = engine_with(slack.slack, clock)
+    slack.fake.calls.clear()
+    clock.now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    await engine.run_due()
+    [prompt] = slack.fake.called("chat.postMessage")
+    assert prompt["channel"] == "C111"
+    assert prompt["blocks"][0]["text"]["text"] == "*Standup time, 2026-11-24 (Tue)*"
+    [button] = prompt["blocks"][-1]["elements"]
+    assert button["text"]["text"] == "Answer"
+    click = fixture_json("slack_block_actions.json")
+    click["user"]["id"] = "W111"
+    click["container"].update({"message_ts": "111.222", "is_ephemeral": False})
+    click["actions"][0].update(
+        {"action_id": button["action_id"], "value": button["value"], "action_ts": "5.1"}
+    )
+    await slack.interact(click)
+    [opened] = slack.fake.called("views.open")
+    meta = opened["view"]["private_metadata"]
+    assert json.loads(meta)["command"] == "standup"
+    submission = fixture_json("slack_view_submission.json")
+    submission["user"]["id"] = "W111"
+    submission["view"].update({
+        "callback_id": "tb:ask", "private_metadata": meta,
+        "state": {"values": {"answer": {"answer": {
+            "type": "plain_text_input", "value": "y: wrote docs t: review b: none"}}}},
+    })  # fmt: skip
+    assert (await slack.interact(submission)).status_code == 200
+    assert reports(db) == [("wrote docs", "review", "none")]
+    slack.fake.calls.clear()
+    clock.now = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+    await engine.run_due()
+    [summary] = slack.fake.called("chat.postMessage")
+    texts = json.dumps(summary["blocks"], ensure_ascii=False)
+    assert "Standup summary, 2026-11-24 (Tue)" in summary["blocks"][0]["text"]["text"]
+    assert "1 of 1 answered." in texts and "today: review" in texts
+
+
+# -- Feishu --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def feishu_fake() -> Iterator[FakeFeishu]:
+    server = FakeFeishu().start()
+    server.users.update({"ou_mei": "美"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def feishu(
+    db_url: str, feishu_fake: FakeFeishu, clock: Clock
+) -> AsyncIterator[FeishuHarness]:
+    settings = feishu_settings(db_url, feishu_fake)
+    async with feishu_running(settings, feishu_fake, clock=clock) as harness:
+        yield harness
+
+
+async def test_feishu_prompt_card_has_a_form_whose_submission_is_the_answer(
+    feishu: FeishuHarness, db: Database, clock: Clock
+) -> None:
+    """The prompt card carries a form; submitting it (card.action.trigger with the form
+    value) saves the report, in Chinese labels too."""
+    clock.now = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    await feishu.callback(
+        message_event("standup config time:09:30 tz:Asia/Shanghai cutoff:10:30 calendar:cn")
+    )
+    engine = engine_with(feishu.feishu, clock)
+    before = len(feishu.fake.sent())
+    clock.now = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
+    await engine.run_due()
+    [prompt] = feishu.fake.sent()[before:]
+    assert prompt["receive_id"] == "oc_group1"
+    card = prompt["content"]
+    assert card["header"]["title"]["content"] == "Standup time, 2026-11-24 (Tue)"
+    [form] = [e for e in card["body"]["elements"] if e["tag"] == "form"]
+    submit = next(e for e in form["elements"] if e["tag"] == "button")
+    assert submit["behaviors"][0]["value"] == {"command": "standup"}
+    response = await feishu.callback(
+        card_event("standup", answer="昨天: 写文档 今天: 评审 阻塞: 无")
+    )
+    assert response.json()["toast"] == {
+        "type": "info",
+        "content": "Saved your standup for 2026-11-24 (Tue). You can change it until 10:30.",
+    }
+    assert reports(db) == [("写文档", "评审", "无")]
