@@ -76,7 +76,9 @@ def test_http_manifest_points_everything_at_one_endpoint(http_doc: dict[str, Any
     for command in doc["features"]["slash_commands"]:
         assert (command["url"], command["should_escape"]) == (ENDPOINT, True)
     assert doc["oauth_config"] == {
-        "scopes": {"bot": ["app_mentions:read", "chat:write", "commands", "files:write", "users:read"]}
+        "scopes": {
+            "bot": ["app_mentions:read", "chat:write", "commands", "files:write", "users:read"]
+        }
     }
     settings = doc["settings"]
     assert settings["event_subscriptions"] == {
