@@ -11,7 +11,7 @@ there is none. A period with nothing new gives one line instead.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -217,21 +217,8 @@ def burndown_image(
         start=start,
         end=end,
     )
-    png = burndown_png(_until_today(points, today))
+    png = burndown_png(points, until=today)
     return Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
-
-
-def _until_today(points: list[tuple[date, int, int]], today: date) -> list[tuple[date, int, int]]:
-    """Future days keep the date axis (to the due date) but repeat today's numbers."""
-    out = []
-    last: tuple[int, int] | None = None
-    for day, remaining, total in points:
-        if day <= today or last is None:
-            last = (remaining, total)
-            out.append((day, remaining, total))
-        else:
-            out.append((day, *last))
-    return out
 
 
 def digest_posts(

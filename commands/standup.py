@@ -449,18 +449,27 @@ class Place:
     locale: str
 
 
+def places_of(session: Session, *, config_ids: list[int], default_locale: str) -> dict[int, Place]:
+    """The enabled standups among `config_ids`, with their channel, project and platform."""
+    out: dict[int, Place] = {}
+    for start in range(0, len(config_ids), 500):
+        rows = session.exec(
+            select(StandupConfig, ChannelBinding, Project, Workspace.platform)
+            .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+            .join(Project, col(Project.id) == ChannelBinding.project_id)
+            .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+            .where(col(StandupConfig.id).in_(config_ids[start : start + 500]))
+        ).all()
+        for config, binding, project, platform in rows:
+            if config.enabled and config.id is not None:
+                out[config.id] = Place(
+                    config, binding, project, platform, project.locale or default_locale
+                )
+    return out
+
+
 def place_of(session: Session, *, config_id: int, default_locale: str) -> Place | None:
-    row = session.exec(
-        select(StandupConfig, ChannelBinding, Project, Workspace.platform)
-        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
-        .join(Project, col(Project.id) == ChannelBinding.project_id)
-        .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
-        .where(StandupConfig.id == config_id)
-    ).first()
-    if row is None or not row[0].enabled:
-        return None
-    config, binding, project, platform = row
-    return Place(config, binding, project, platform, project.locale or default_locale)
+    return places_of(session, config_ids=[config_id], default_locale=default_locale).get(config_id)
 
 
 def _people(session: Session, ids: list[int]) -> dict[int, Mention]:

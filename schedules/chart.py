@@ -30,13 +30,19 @@ _SCALE = 2  # drawn at twice the size, then reduced: smooth lines without antial
 
 
 def burndown_png(
-    points: Sequence[tuple[date, int, int]], *, width: int = 800, height: int = 400
+    points: Sequence[tuple[date, int, int]],
+    *,
+    width: int = 800,
+    height: int = 400,
+    until: date | None = None,
 ) -> bytes:
     """A burndown chart: (day, remaining open tasks at the end of the day, total in scope).
 
     Remaining is a solid blue line with dots, the scope a thin green line and
     the ideal burn a dashed grey line from the first day's total to 0 on the
-    last day. No points give the empty axes with a dash in the middle.
+    last day. With `until` (today), the date axis still runs to the last day
+    (the due date) but the lines stop at `until`: the future is not drawn flat.
+    No points give the empty axes with a dash in the middle.
     """
     if width < 160 or height < 100:
         raise ValueError(f"a chart needs at least 160x100 pixels, not {width}x{height}")
@@ -92,8 +98,13 @@ def burndown_png(
         closest = min((b - a for a, b in itertools.pairwise(xs)), default=math.inf)
         _x_ticks(draw, data, xs, closest=closest, font=font, axis_y=plot_bottom)
 
-        scope = [(x, y_of(total)) for x, (_, _, total) in zip(xs, data, strict=True)]
-        remaining = [(x, y_of(left)) for x, (_, left, _) in zip(xs, data, strict=True)]
+        drawn = [
+            (x, point)
+            for x, point in zip(xs, data, strict=True)
+            if until is None or point[0] <= until
+        ] or [(xs[0], data[0])]
+        scope = [(x, y_of(total)) for x, (_, _, total) in drawn]
+        remaining = [(x, y_of(left)) for x, (_, left, _) in drawn]
         if span:
             _dashed(draw, (xs[0], y_of(data[0][2])), (xs[-1], y_of(0)), width=2 * s)
         if len(scope) > 1:

@@ -29,9 +29,11 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from commands import alerts, digest, standup
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=26)
 LATE_AFTER = timedelta(minutes=2)
 FAN_OUT = 50
+SKIPS_LOGGED = 20  # a long outage of many channels logs a count, not a line each
+CLAIM_CHUNK = 2000  # claims per transaction
+BUILD_CHUNK = 500  # occurrences claimed and built before their posts start going out
 ALERT_TIME = time(9, 0)
 MILESTONE_OFFSETS = (7, 3, 1, 0, -1)  # days before the due date; -1: overdue
 REMIND_BEFORE = timedelta(minutes=30)
@@ -79,6 +84,18 @@ class Outcome:
     failed: int = 0
 
 
+@dataclass(frozen=True)
+class Firing:
+    """One occurrence a round handled, for an observer (metrics)."""
+
+    key: str  # the schedule
+    outcome: str  # posted | late | skipped | lost | failed
+    lag: float | None  # seconds from its due time to the round; None when lost to another
+
+
+FiringObserver = Callable[[Firing], None]
+
+
 def local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tz).astimezone(UTC)
 
@@ -96,34 +113,61 @@ def _days(start: datetime, end: datetime, tz: ZoneInfo) -> Iterable[date]:
 
 
 def reminder_time(config: StandupConfig) -> time:
+    return _reminder(config.at, config.cutoff)
+
+
+def _reminder(at: time, cutoff: time) -> time:
     """Half an hour before the cutoff, or halfway when the window is shorter."""
-    start = datetime.combine(date(2000, 1, 1), config.at)
-    cutoff = datetime.combine(date(2000, 1, 1), config.cutoff)
-    remind = max(cutoff - REMIND_BEFORE, start + (cutoff - start) / 2)
+    start = datetime.combine(date(2000, 1, 1), at)
+    end = datetime.combine(date(2000, 1, 1), cutoff)
+    remind = max(end - REMIND_BEFORE, start + (end - start) / 2)
     return remind.time().replace(microsecond=0)
 
 
-def standup_occurrences(config: StandupConfig, start: datetime, end: datetime) -> list[Occurrence]:
-    tz = ZoneInfo(config.timezone)
-    days = parse_days(config.days)
+@dataclass(frozen=True)
+class _Standup:
+    """What decides a standup's times; many channels share one."""
+
+    at: time
+    cutoff: time
+    timezone: str
+    days: str
+    calendar: str
+
+
+@lru_cache(maxsize=4096)
+def _standup_times(
+    shape: _Standup, first: date, last: date
+) -> tuple[tuple[str, date, datetime, datetime], ...]:
+    """(part, day, due, useful until) of a standup's posts on the local days first..last."""
+    tz = ZoneInfo(shape.timezone)
+    days = parse_days(shape.days)
+    reminder = _reminder(shape.at, shape.cutoff)
     out = []
-    for day in _days(start, end, tz):
-        if not is_workday(day, days=days, calendar=config.calendar):
-            continue
-        cutoff = local(day, config.cutoff, tz)
-        base = f"standup:{config.id}"
-        out += [
-            Occurrence(f"{base}:prompt", day, local(day, config.at, tz), cutoff),
-            Occurrence(
-                f"{base}:reminder",
-                day,
-                local(day, reminder_time(config), tz),
-                cutoff - REMINDER_USEFUL,
-            ),
-            Occurrence(f"{base}:summary", day, cutoff, end_of_day(day, tz)),
-        ]
+    day = first
+    while day <= last:
+        if is_workday(day, days=days, calendar=shape.calendar):
+            cutoff = local(day, shape.cutoff, tz)
+            out += [
+                ("prompt", day, local(day, shape.at, tz), cutoff),
+                ("reminder", day, local(day, reminder, tz), cutoff - REMINDER_USEFUL),
+                ("summary", day, cutoff, end_of_day(day, tz)),
+            ]
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def standup_occurrences(
+    config_id: int, shape: _Standup, updated_at: datetime, start: datetime, end: datetime
+) -> list[Occurrence]:
+    tz = ZoneInfo(shape.timezone)
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
     # A schedule counts from when it was set: nothing is "missed" before that.
-    return [o for o in out if o.at >= config.updated_at]
+    return [
+        Occurrence(f"standup:{config_id}:{part}", day, at, until)
+        for part, day, at, until in _standup_times(shape, first, last)
+        if start < at <= end and at >= updated_at
+    ]
 
 
 def digest_occurrences(config: DigestConfig, start: datetime, end: datetime) -> list[Occurrence]:
@@ -164,8 +208,20 @@ def nudge_occurrences(project: Project, start: datetime, end: datetime) -> list[
 def plan(session: Session, *, start: datetime, end: datetime) -> list[Occurrence]:
     """Every occurrence of every schedule with its time in (start, end]."""
     out: list[Occurrence] = []
-    for config in session.exec(select(StandupConfig).where(col(StandupConfig.enabled))):
-        out += standup_occurrences(config, start, end)
+    standups = session.execute(
+        sa_select(
+            col(StandupConfig.id),
+            col(StandupConfig.at),
+            col(StandupConfig.cutoff),
+            col(StandupConfig.timezone),
+            col(StandupConfig.days),
+            col(StandupConfig.calendar),
+            col(StandupConfig.updated_at),
+        ).where(col(StandupConfig.enabled))
+    ).all()
+    for config_id, at, cutoff, zone, days, calendar, updated_at in standups:
+        shape = _Standup(at, cutoff, zone, days, calendar)
+        out += standup_occurrences(config_id or 0, shape, updated_at, start, end)
     for dconfig in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
         out += digest_occurrences(dconfig, start, end)
     window = (start.date() - timedelta(days=2), end.date() + timedelta(days=9))
@@ -209,6 +265,7 @@ class Engine:
         fan_out: int = FAN_OUT,
         name: str | None = None,
         charts: bool = True,
+        observer: FiringObserver | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -218,6 +275,7 @@ class Engine:
         self.fan_out = fan_out
         self.name = name or instance_name()
         self.charts = charts
+        self.observer = observer  # told the outcome of every occurrence handled
         self._lock = asyncio.Lock()
 
     def busy(self) -> asyncio.Lock:
@@ -227,68 +285,41 @@ class Engine:
     # -- the whole round -------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> Outcome:
-        """Handle everything due by `now` that nobody has handled yet: claim each
-        occurrence, build its posts, then send all posts of the round together."""
+        """Handle everything due by `now` that nobody has handled yet. Occurrences are
+        claimed and built in chunks in a worker thread while the posts of the chunks
+        already built are being sent: building never waits for sending, nor the reverse."""
         now = now or self.clock()
         outcome = Outcome()
         async with self._lock:  # one round at a time in this process
             due = await asyncio.to_thread(self._unhandled, now)
             if due:
-                runs = await asyncio.to_thread(self._claim_and_build, due, now, outcome)
-                await self._send_all(runs, outcome)
+                await self._pipeline(due, now, outcome)
+                if len(outcome.skipped) > SKIPS_LOGGED:
+                    log.warning(
+                        "skipped %d missed firings in all (the first %d are logged above)",
+                        len(outcome.skipped),
+                        SKIPS_LOGGED,
+                    )
         return outcome
 
-    def _unhandled(self, now: datetime) -> list[Occurrence]:
-        with self.db.transaction() as session:
-            due = plan(session, start=now - LOOKBACK, end=now)
-            if not due:
-                return []
-            keys = {o.key for o in due}
-            done = set(
-                session.exec(
-                    select(ScheduleRun.schedule_key, ScheduleRun.occurrence).where(
-                        col(ScheduleRun.schedule_key).in_(keys),
-                        col(ScheduleRun.occurrence) >= min(o.occurrence for o in due),
-                    )
-                ).all()
-            )
-        return [o for o in due if (o.key, o.occurrence) not in done]
+    async def _pipeline(self, due: list[Occurrence], now: datetime, outcome: Outcome) -> None:
+        loop = asyncio.get_running_loop()
+        built: asyncio.Queue[list[_Run] | None] = asyncio.Queue()
 
-    def _claim_and_build(
-        self, due: list[Occurrence], now: datetime, outcome: Outcome
-    ) -> list[_Run]:
-        runs = []
-        for occurrence in due:
-            useful = now <= occurrence.until
-            late = now - occurrence.at > LATE_AFTER
-            run_id = self._claim(occurrence, "claimed" if useful else "skipped", late, now)
-            if run_id is None:
-                outcome.lost.append(occurrence.key)
-                continue
-            if not useful:
-                log.warning(
-                    "skipped a missed firing: %s for %s was due %s, useful until %s",
-                    occurrence.key,
-                    occurrence.day,
-                    occurrence.at.isoformat(),
-                    occurrence.until.isoformat(),
-                )
-                outcome.skipped.append(occurrence.key)
-                continue
+        def produce() -> None:
             try:
-                posts = self._build(occurrence, now, late)
-            except Exception:
-                log.exception("building %s for %s failed", occurrence.key, occurrence.day)
-                self._finish({run_id: "failed"})
-                outcome.failed += 1
-                continue
-            runs.append(_Run(occurrence, run_id, late, posts))
-        return runs
+                for start in range(0, len(due), BUILD_CHUNK):
+                    runs = self._claim_and_build(due[start : start + BUILD_CHUNK], now, outcome)
+                    loop.call_soon_threadsafe(built.put_nowait, runs)
+            finally:
+                loop.call_soon_threadsafe(built.put_nowait, None)
 
-    async def _send_all(self, runs: list[_Run], outcome: Outcome) -> None:
+        producer = asyncio.ensure_future(asyncio.to_thread(produce))
         gate = asyncio.Semaphore(self.fan_out)
-        sent = {run.run_id: 0 for run in runs}
-        failed = {run.run_id: 0 for run in runs}
+        runs: list[_Run] = []
+        sending: list[asyncio.Future[None]] = []
+        sent: dict[int, int] = {}
+        failed: dict[int, int] = {}
 
         async def one(run: _Run, post: Post) -> None:
             async with gate:
@@ -300,7 +331,13 @@ class Engine:
                 else:
                     sent[run.run_id] += 1
 
-        await asyncio.gather(*(one(run, post) for run in runs for post in run.posts))
+        while (chunk := await built.get()) is not None:
+            for run in chunk:
+                runs.append(run)
+                sent[run.run_id] = failed[run.run_id] = 0
+                sending += [asyncio.ensure_future(one(run, post)) for post in run.posts]
+        await producer
+        await asyncio.gather(*sending)
         statuses = {}
         for run in runs:
             outcome.sent += sent[run.run_id]
@@ -310,34 +347,153 @@ class Engine:
                 log.info("posted late: %s for %s", run.occurrence.key, run.occurrence.day)
             gone = failed[run.run_id] and not sent[run.run_id]
             statuses[run.run_id] = "failed" if gone else "posted"
+            result = "failed" if gone else "late" if run.late else "posted"
+            self._observe(run.occurrence, result, now)
         await asyncio.to_thread(self._finish, statuses)
 
-    def _claim(self, occurrence: Occurrence, status: str, late: bool, now: datetime) -> int | None:
+    def _observe(self, occurrence: Occurrence, outcome: str, now: datetime | None) -> None:
+        if self.observer is None:
+            return
+        lag = None if now is None else (now - occurrence.at).total_seconds()
         try:
+            self.observer(Firing(occurrence.key, outcome, lag))
+        except Exception:
+            log.exception("the clock's observer failed")
+
+    def _unhandled(self, now: datetime) -> list[Occurrence]:
+        with self.db.transaction() as session:
+            due = plan(session, start=now - LOOKBACK, end=now)
+            if not due:
+                return []
+            days = [o.occurrence for o in due]
+            done = set(
+                session.exec(
+                    select(ScheduleRun.schedule_key, ScheduleRun.occurrence).where(
+                        col(ScheduleRun.occurrence) >= min(days),
+                        col(ScheduleRun.occurrence) <= max(days),
+                    )
+                ).all()
+            )
+        todo = [o for o in due if (o.key, o.occurrence) not in done]
+        # What is still useful goes first, so its posts start at once; the claims that
+        # only record skipped firings follow.
+        return sorted(todo, key=lambda o: (now > o.until, o.at, o.key))
+
+    def _claim_and_build(
+        self, due: list[Occurrence], now: datetime, outcome: Outcome
+    ) -> list[_Run]:
+        won = self._claim_all(due, now)
+        runs = []
+        prompts: list[tuple[Occurrence, int, bool]] = []
+        for occurrence in due:
+            run_id = won.get((occurrence.key, occurrence.occurrence))
+            if run_id is None:
+                outcome.lost.append(occurrence.key)
+                self._observe(occurrence, "lost", None)
+                continue
+            late = now - occurrence.at > LATE_AFTER
+            if now > occurrence.until:
+                outcome.skipped.append(occurrence.key)
+                self._observe(occurrence, "skipped", now)
+                if len(outcome.skipped) <= SKIPS_LOGGED:
+                    log.warning(
+                        "skipped a missed firing: %s for %s was due %s, useful until %s",
+                        occurrence.key,
+                        occurrence.day,
+                        occurrence.at.isoformat(),
+                        occurrence.until.isoformat(),
+                    )
+                continue
+            if occurrence.key.endswith(":prompt"):
+                prompts.append((occurrence, run_id, late))
+                continue
+            try:
+                posts = self._build(occurrence, now, late)
+            except Exception:
+                log.exception("building %s for %s failed", occurrence.key, occurrence.day)
+                self._finish({run_id: "failed"})
+                outcome.failed += 1
+                self._observe(occurrence, "failed", now)
+                continue
+            runs.append(_Run(occurrence, run_id, late, posts))
+        return self._prompts(prompts) + runs
+
+    def _claim_all(self, due: list[Occurrence], now: datetime) -> dict[tuple[str, datetime], int]:
+        """Insert the claims, many per statement; the unique key lets exactly one process
+        win each. Returns the run ids this process won. Those no longer useful are
+        claimed as `skipped`, so no one posts them later either."""
+        rows = [
+            {
+                "schedule_key": o.key,
+                "occurrence": o.occurrence,
+                "claimed_by": self.name,
+                "claimed_at": now,
+                "status": "claimed" if now <= o.until else "skipped",
+                "late": now - o.at > LATE_AFTER,
+                "finished_at": None if now <= o.until else now,
+            }
+            for o in due
+        ]
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect = self.db.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = ScheduleRun.__table__  # type: ignore[attr-defined]
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["schedule_key", "occurrence"])
+            .returning(table.c.id, table.c.schedule_key, table.c.occurrence)
+        )
+        won: dict[tuple[str, datetime], int] = {}
+        for start in range(0, len(rows), CLAIM_CHUNK):
             with self.db.transaction() as session:
-                run = ScheduleRun(
-                    schedule_key=occurrence.key,
-                    occurrence=occurrence.occurrence,
-                    claimed_by=self.name,
-                    claimed_at=now,
-                    status=status,
-                    late=late,
-                    finished_at=now if status == "skipped" else None,
-                )
-                session.add(run)
-                session.flush()
-                return run.id
-        except IntegrityError:
-            return None
+                result = session.connection().execute(statement, rows[start : start + CLAIM_CHUNK])
+                for run_id, key, occurrence in result:
+                    won[(key, occurrence)] = run_id
+        return won
+
+    def _prompts(self, claimed: list[tuple[Occurrence, int, bool]]) -> list[_Run]:
+        """Standup prompts, built together: one query for every channel's place, and one
+        rendering per wording (the same prompt goes to every channel of a locale)."""
+        if not claimed:
+            return []
+        ids = [int(o.key.split(":")[1]) for o, _, _ in claimed]
+        with self.db.transaction() as session:
+            places = standup.places_of(session, config_ids=ids, default_locale=self.default_locale)
+        memo: dict[tuple[str, date, time, bool], Post] = {}
+        runs = []
+        for (occurrence, run_id, late), config_id in zip(claimed, ids, strict=True):
+            place = places.get(config_id)
+            posts = []
+            if place is not None:
+                wording = (place.locale, occurrence.day, place.config.cutoff, late)
+                if wording not in memo:
+                    memo[wording] = standup.prompt_post(
+                        self.catalog, place, day=occurrence.day, late=late
+                    )
+                posts = [
+                    Post(
+                        platform=place.platform,
+                        reply=memo[wording].reply,
+                        channel_id=place.binding.channel_id,
+                    )
+                ]
+            runs.append(_Run(occurrence, run_id, late, posts))
+        return runs
 
     def _finish(self, statuses: dict[int, str]) -> None:
+        by_status: dict[str, list[int]] = {}
+        for run_id, status in statuses.items():
+            by_status.setdefault(status, []).append(run_id)
+        finished = self.clock()
         with self.db.transaction() as session:
-            for run_id, status in statuses.items():
-                run = session.get(ScheduleRun, run_id)
-                if run is not None:
-                    run.status = status
-                    run.finished_at = self.clock()
-                    session.add(run)
+            for status, ids in by_status.items():
+                for start in range(0, len(ids), CLAIM_CHUNK):
+                    session.execute(
+                        update(ScheduleRun)
+                        .where(col(ScheduleRun.id).in_(ids[start : start + CLAIM_CHUNK]))
+                        .values(status=status, finished_at=finished)
+                    )
 
     def _build(self, occurrence: Occurrence, now: datetime, late: bool) -> list[Post]:
         kind, ref, *rest = occurrence.key.split(":")

@@ -13,7 +13,8 @@ from sqlalchemy import inspect, text
 
 from storage.db import Database
 
-HEAD = "0004"
+HEAD = "0006"
+UPGRADE_LOCK = 0x7E4B0751  # a PostgreSQL advisory lock id: one upgrading replica at a time
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -42,6 +43,10 @@ def upgrade(db: Database, revision: str = "head") -> bool:
 
     cfg = alembic_config(db)
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas starting together on a new database: the first upgrades, the
+            # others wait here (the lock ends with this transaction), then find it done.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": UPGRADE_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     return True

@@ -200,3 +200,16 @@ def test_a_chart_too_small_to_draw_is_refused() -> None:
     """A size with no room for axes and labels is a ValueError, not a broken image."""
     with pytest.raises(ValueError, match="160x100"):
         burndown_png(SPRINT, width=50, height=40)
+
+
+def test_lines_stop_at_today_while_the_dates_run_to_the_due_day() -> None:
+    """`until` (today, the 4th day of 10): blue and green end at the 4th day's x, the grey
+    ideal still runs to the last day, so the future is not drawn as a flat line."""
+    full = opened(burndown_png(SPRINT))
+    cut = opened(burndown_png(SPRINT, until=START + timedelta(days=3)))
+    blue_full, blue_cut = where(full, REMAINING_COLOUR), where(cut, REMAINING_COLOUR)
+    span = max(blue_full) - min(blue_full)
+    assert min(blue_cut) == min(blue_full)
+    assert max(blue_cut) - min(blue_cut) == pytest.approx(span * 3 / 9, abs=6)
+    assert max(where(cut, SCOPE_COLOUR)) < min(blue_cut) + span / 2
+    assert max(where(cut, IDEAL_COLOUR, tolerance=0)) > max(blue_full) - 10

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from commands.i18n import Catalog
+from commands.types import Post
 from schedules.clockwork import Clockwork
 from schedules.engine import Engine
 from storage.db import Database
@@ -55,3 +56,34 @@ async def test_jobs_follow_the_database_and_start_catches_up(
         assert clockwork.next_run("standup:1:prompt") is None
     finally:
         await clockwork.stop()
+
+
+async def test_shutdown_waits_for_a_round_in_progress_and_stops_the_clock(
+    chat: Chat, db: Database, catalog: Catalog, clock: Clock
+) -> None:
+    """The app's shutdown (SIGTERM in `serve`) lets a round that is sending finish every
+    post, then stops APScheduler: nothing half-sent, nothing firing afterwards."""
+    import asyncio
+
+    from bot.core import Core
+    from bot.serve import build_web_app
+
+    at(clock, "2026-11-24T08:00:00+08:00")
+    for n in range(5):
+        chat.say("mei", "standup config time:09:30 tz:Asia/Shanghai cutoff:10:30", channel=f"c{n}")
+    delivered: list[str] = []
+
+    async def slow(post: Post) -> None:
+        await asyncio.sleep(0.2)
+        delivered.append(post.channel_id)
+
+    engine = Engine(db=db, catalog=catalog, send=slow, clock=clock, name="t")
+    clockwork = Clockwork(engine, resync=3600)
+    web = build_web_app(core=Core(chat.router), slack=None, clockwork=clockwork)
+    async with web.router.lifespan_context(web):
+        at(clock, "2026-11-24T09:30:00+08:00")
+        round_ = asyncio.ensure_future(engine.run_due())
+        await asyncio.sleep(0.05)  # the round is sending now
+    assert sorted(delivered) == [f"c{n}" for n in range(5)]
+    assert round_.done()
+    assert not clockwork._scheduler.running

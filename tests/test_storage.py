@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +28,7 @@ from storage.models import (
     RaciAssignment,
     Task,
 )
+from tests.conftest import PgServer
 
 # -- helpers -----------------------------------------------------------------------------
 
@@ -339,3 +342,38 @@ def test_bind_channel_names_a_clashing_project_distinctly(db: Database) -> None:
     assert created is True
     assert first.id != second.id
     assert (first.name, second.name, unnamed.name) == ("general", "general (C2)", "C3")
+
+
+def test_replicas_upgrading_a_new_postgresql_database_together_do_not_collide(
+    pg_server: PgServer | None,
+) -> None:
+    """Three replicas starting at once on an empty PostgreSQL database: one migrates (an
+    advisory lock), the others wait and find the schema current; nobody fails."""
+    if pg_server is None:
+        pytest.skip("needs PostgreSQL")
+    name = f"teambot_empty_{uuid.uuid4().hex[:8]}"
+    pg_server._create(name)
+    url = pg_server.url_for(name)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        db = Database(url)
+        try:
+            upgrade(db)
+        except BaseException as err:  # recorded for the assertion below
+            errors.append(err)
+        finally:
+            db.dispose()
+
+    try:
+        threads = [threading.Thread(target=start) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        db = Database(url)
+        assert current_revision(db) == HEAD
+        db.dispose()
+    finally:
+        pg_server.drop(name)
