@@ -130,6 +130,33 @@ class Task(SQLModel, table=True):
         Index("ix_task_project_done_at", "project_id", "done_at"),
         Index("ix_task_project_created_at", "project_id", "created_at"),
         Index("ix_task_project_first_response", "project_id", "first_response_at"),
+        # Live tasks only (the KPIs never count deleted ones): index-only counts and ranges
+        # for the digest at a million tasks (bench/README.md, "KPI digest").
+        Index(
+            "ix_task_project_alive_created",
+            "project_id",
+            "created_at",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_task_project_alive_done",
+            "project_id",
+            "done_at",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_task_project_alive_status",
+            "project_id",
+            "status",
+            "kind",
+            "due",
+            "created_at",
+            "blocked_at",
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -310,7 +337,10 @@ class ScheduleRun(SQLModel, table=True):
     """A claim on one occurrence of one schedule: inserted before posting."""
 
     __tablename__ = "schedule_run"
-    __table_args__ = (UniqueConstraint("schedule_key", "occurrence"),)
+    __table_args__ = (
+        UniqueConstraint("schedule_key", "occurrence"),
+        Index("ix_schedule_run_occurrence", "occurrence"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     schedule_key: str = Field(max_length=128)

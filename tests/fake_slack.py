@@ -57,6 +57,7 @@ class FakeSlack(ThreadedServer):
         self.failures: dict[str, list[Failure]] = {}
         self.periodic: dict[str, tuple[int, Failure]] = {}
         self.counts: dict[str, int] = {}
+        self.latency = 0.0  # seconds each Web API call takes (benchmarks set it)
         self.acks: list[dict[str, Any]] = []
         self.uploads: dict[str, dict[str, Any]] = {}  # file id -> filename, length, alt, bytes
         self.files: list[dict[str, Any]] = []  # shared files: the upload plus channel, title
@@ -115,6 +116,8 @@ class FakeSlack(ThreadedServer):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         call = Call(method, args, dict(request.headers))
         self.calls.append(call)
         self.counts[method] = count = self.counts.get(method, 0) + 1

@@ -118,9 +118,9 @@ def test_file_and_console_commands_switch_user_and_channel(tmp_path: Path) -> No
 def test_db_upgrade_command(tmp_path: Path) -> None:
     """`teambot db upgrade` migrates a new database and then reports it current."""
     first = teambot(tmp_path, "db", "upgrade")
-    assert first.stdout.strip() == "schema at 0004"
+    assert first.stdout.strip() == "schema at 0006"
     again = teambot(tmp_path, "db", "upgrade")
-    assert again.stdout.strip() == "schema at 0004 (already current)"
+    assert again.stdout.strip() == "schema at 0006 (already current)"
 
 
 def test_demo_runs_the_tour_and_exits_zero(tmp_path: Path) -> None:
