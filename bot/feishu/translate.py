@@ -35,18 +35,23 @@ def command_of(event: dict[str, Any], *, bot_open_id: str | None) -> FeishuComma
     In a group only messages that mention the bot are commands; in a one-to-one
     chat every text message is.
     """
-    message = event.get("message") or {}
-    sender = event.get("sender") or {}
+    message = object_of(event.get("message"))
+    sender = object_of(event.get("sender"))
     if sender.get("sender_type", "user") != "user" or message.get("message_type") != "text":
         return None
     try:
-        content = json.loads(message.get("content") or "{}")
-    except ValueError:
+        content = json.loads(text_of(message.get("content")) or "{}")
+    except (ValueError, RecursionError):
         return None
     raw = content.get("text") if isinstance(content, dict) else None
     if not isinstance(raw, str):
         return None
-    by_key = {m.get("key"): m for m in message.get("mentions") or [] if isinstance(m, dict)}
+    listed = message.get("mentions")
+    by_key = {
+        m["key"]: m
+        for m in (listed if isinstance(listed, list) else [])
+        if isinstance(m, dict) and isinstance(m.get("key"), str)
+    }
     mentions: dict[str, MentionRef] = {}
     addressed = False
 
@@ -56,19 +61,19 @@ def command_of(event: dict[str, Any], *, bot_open_id: str | None) -> FeishuComma
         if token == "@_all":
             return " @all "
         mention = by_key.get(token) or {}
-        open_id = (mention.get("id") or {}).get("open_id") or ""
+        open_id = text_of(object_of(mention.get("id")).get("open_id"))
         if not open_id:
             return " "
         if bot_open_id and open_id == bot_open_id:
             addressed = True
             return " "
         mentions[open_id] = MentionRef(
-            platform_user_id=open_id, display_name=mention.get("name") or ""
+            platform_user_id=open_id, display_name=text_of(mention.get("name"))
         )
         return f" @{open_id} "
 
     text = " ".join(_PLACEHOLDER.sub(replace, raw).split())
-    chat_type = message.get("chat_type") or "group"
+    chat_type = text_of(message.get("chat_type")) or "group"
     if chat_type != "p2p" and not addressed:
         return None
     if not text:
@@ -76,8 +81,18 @@ def command_of(event: dict[str, Any], *, bot_open_id: str | None) -> FeishuComma
     return FeishuCommand(
         text=text,
         mentions=mentions,
-        chat_id=message.get("chat_id") or "",
+        chat_id=text_of(message.get("chat_id")),
         chat_type=chat_type,
-        message_id=message.get("message_id") or "",
-        sender_open_id=((sender.get("sender_id") or {}).get("open_id")) or "",
+        message_id=text_of(message.get("message_id")),
+        sender_open_id=text_of(object_of(sender.get("sender_id")).get("open_id")),
     )
+
+
+def text_of(value: Any) -> str:
+    """A payload field that should be a string; "" when it is anything else."""
+    return value if isinstance(value, str) else ""
+
+
+def object_of(value: Any) -> dict[str, Any]:
+    """A payload part that should be an object; {} when it is anything else."""
+    return value if isinstance(value, dict) else {}

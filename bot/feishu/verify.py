@@ -75,7 +75,7 @@ class Verifier:
         lower = {k.lower(): v for k, v in headers.items()}
         try:
             outer = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise Rejected("body is not JSON") from None
         if not isinstance(outer, dict):
             raise Rejected("body is not an object")
@@ -101,7 +101,8 @@ class Verifier:
         if isinstance(header, dict) and not self.encrypt_key:
             # No signature without an encrypt key: the event's own time is the window.
             created = str(header.get("create_time", ""))
-            if created.isdigit() and abs(now - int(created[:10])) > self.window:
+            timed = created.isascii() and created.isdigit()  # "²" is a digit, not a number
+            if timed and abs(now - int(created[:10])) > self.window:
                 raise Rejected("stale event")
         return payload
 
@@ -130,7 +131,7 @@ class Verifier:
             raise Rejected("encrypt key set but body not encrypted")
         try:
             payload = json.loads(decrypt(self.encrypt_key, outer["encrypt"]))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise Rejected("decrypted body is not JSON") from None
         if unsigned and not (
             isinstance(payload, dict)
