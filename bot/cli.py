@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -41,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     up = db_sub.add_parser("upgrade", help="apply schema migrations")
     up.add_argument("revision", nargs="?", default="head")
     db_sub.add_parser("current", help="show the schema revision")
+    backup = db_sub.add_parser(
+        "backup", help="copy a SQLite database while teambot runs (PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("file", type=Path, help="the new backup file (must not exist)")
+
+    exp = sub.add_parser("export", help="write projects as CSV files or JSON documents")
+    exp.add_argument("--format", required=True, choices=("csv", "json"), dest="fmt")
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--project", metavar="NAME", help="the project(s) with this name")
+    which.add_argument("--project-id", type=int, metavar="ID", help="the project with this id")
+    which.add_argument("--all", action="store_true", help="every project")
+    exp.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                     help="where to write (default: the current directory)")  # fmt: skip
     return parser
 
 
@@ -55,9 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     from bot.settings import Settings
 
     try:
@@ -65,6 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValidationError as err:
         print(f"teambot: bad configuration:\n{err}", file=sys.stderr)
         return 2
+    from bot.logs import configure
+
+    configure(settings.log_format)
 
     if args.cmd == "console":
         from bot.app import build_app
@@ -111,6 +124,10 @@ def _run(args: argparse.Namespace) -> int:
         from storage.db import Database
         from storage.migrate import current_revision, upgrade
 
+        if args.db_cmd == "backup":
+            from bot.backup import backup_sqlite
+
+            return backup_sqlite(settings.database_url, args.file, out=sys.stdout, err=sys.stderr)
         database = Database(settings.database_url)
         try:
             if args.db_cmd == "upgrade":
@@ -124,6 +141,30 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             database.dispose()
         return 0
+    if args.cmd == "export":
+        from bot import export
+        from storage.db import Database
+        from storage.migrate import HEAD, current_revision
+
+        database = Database(settings.database_url)
+        try:
+            revision = current_revision(database)
+            if revision != HEAD:
+                # Exporting only reads: it does not migrate a database behind the code.
+                print(f"teambot export: the database schema is at {revision or 'nothing'}, "
+                      f"not {HEAD}: run `teambot db upgrade` first", file=sys.stderr)  # fmt: skip
+                return 2
+            return export.run(
+                database,
+                fmt=args.fmt,
+                name=args.project,
+                project_id=args.project_id,
+                out=args.out,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+            )
+        finally:
+            database.dispose()
     raise AssertionError(args.cmd)
 
 

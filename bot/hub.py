@@ -18,8 +18,11 @@ class Adapter(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, *, channel: str, reply: Reply, ping: bool = False) -> None:
-        """Post a reply into a channel or group."""
+    async def send(
+        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+    ) -> None:
+        """Post a reply into a channel or group; `kind` (mirror, scheduled, dm) is counted
+        in the metrics."""
 
     async def notify(self, *, user_id: str, reply: Reply) -> None:
         """Send a reply to one member, one to one."""
@@ -45,6 +48,6 @@ class Hub:
             adapter = self.adapters.get(mirror.platform)
             if adapter is not None:
                 background.spawn(
-                    adapter.send(channel=mirror.channel_id, reply=reply),
+                    adapter.send(channel=mirror.channel_id, reply=reply, kind="mirror"),
                     what=f"{mirror.platform} mirror",
                 )

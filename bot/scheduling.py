@@ -12,7 +12,7 @@ from bot.hub import Hub
 from commands.router import Router
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import Engine, Send
+from schedules.engine import Engine, FiringObserver, Send
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +26,23 @@ def hub_sender(hub: Hub) -> Send:
         if adapter is None:
             raise LookupError(f"no adapter for {post.platform}")
         if post.channel_id:
-            await adapter.send(channel=post.channel_id, reply=post.reply)
+            await adapter.send(channel=post.channel_id, reply=post.reply, kind="scheduled")
         else:
-            await adapter.send(channel=post.user_id, reply=post.reply, ping=True)
+            await adapter.send(channel=post.user_id, reply=post.reply, ping=True, kind="scheduled")
 
     return send
 
 
-def build_clockwork(router: Router, send: Send) -> Clockwork:
+def build_clockwork(
+    router: Router, send: Send, *, observer: FiringObserver | None = None
+) -> Clockwork:
     engine = Engine(
         db=router.db,
         catalog=router.catalog,
         send=send,
         default_locale=router.defaults.locale,
         clock=router.clock,
+        observer=observer,
     )
     return Clockwork(engine)
 

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TEAMBOT_HOST")
     port: int = Field(default=3000, validation_alias="TEAMBOT_PORT")
     scheduler: bool = Field(default=True, validation_alias="TEAMBOT_SCHEDULER")
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="TEAMBOT_LOG_FORMAT"
+    )
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -50,6 +53,11 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -1,4 +1,4 @@
-"""/teambot: help, project language and time zone, admins, links; and the groups still to come."""
+"""/teambot: help, project language and time zone, admins, links, exports."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from commands.errors import CommandError
 from commands.i18n import LOCALES
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry
-from commands.types import Reply, Tone, Visibility
-from storage import repo
+from commands.types import Field, Reply, Rich, Tone, Visibility
+from storage import export, repo
 
 MAX_ADMINS_SHOWN = 50
 
@@ -120,13 +120,33 @@ def admin(ctx: Ctx, args: Args) -> Reply:
     )
 
 
-def coming(command: str) -> Callable[[Ctx, Args], Reply]:
-    """A command of the language that later work will build: says so, changes nothing."""
+EXPORT_FORMATS = ("csv", "json")
 
-    def handler(ctx: Ctx, args: Args) -> Reply:
-        return Reply(title=ctx.t("teambot.coming", command=command))
 
-    return handler
+def export_(ctx: Ctx, args: Args) -> Reply:
+    """What an export of the project holds, and the server command that writes it.
+
+    No file is sent in chat: a file posted there can be read by everyone in the
+    channel (and on Slack cannot be shown to the admin alone), while an export holds
+    every standup answer and retro note. `teambot export` writes it on the server.
+    """
+    if len(args.words) != 1 or args.words[0].lower() not in EXPORT_FORMATS:
+        raise CommandError(
+            "bad_choice", option="format", value=args.rest(), allowed=list(EXPORT_FORMATS)
+        )
+    fmt = args.words[0].lower()
+    project = export.project_info(ctx.session, project_id=ctx.project_id)
+    counts = export.counts(ctx.session, project=project)
+    # By id: project names repeat across workspaces (every Slack team has a #general).
+    command = f"teambot export --format {fmt} --project-id {project.id}"
+    return Reply(
+        title=ctx.t("teambot.export_title", project=project.name),
+        fields=tuple(
+            Field(ctx.t("teambot.export_label", table=name), Rich.val(str(count)))
+            for name, count in counts.items()
+        ),
+        footer=ctx.t_lines("teambot.export_how", command=command, fmt=fmt),
+    )
 
 
 def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
@@ -181,9 +201,9 @@ def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
         CommandSpec(
             "teambot",
             "export",
-            coming("/teambot export"),
+            export_,
             "/teambot export csv|json",
-            ("/teambot export csv",),
+            ("/teambot export csv", "/teambot export json"),
             permission=Permission.ADMIN,
             aliases=("导出",),
         ),

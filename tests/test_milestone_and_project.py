@@ -1,4 +1,4 @@
-"""/milestone and /teambot: milestones, help, language, time zone, admins, what is coming."""
+"""/milestone and /teambot: milestones, help, language, time zone, admins, exports."""
 
 from __future__ import annotations
 
@@ -114,14 +114,57 @@ def test_admins_add_list_remove_and_keep_one(chat: Chat) -> None:
     )
 
 
-def test_commands_still_to_come_say_so(chat: Chat) -> None:
-    """Exports answer that they are coming."""
+def test_export_counts_what_it_holds_and_names_the_server_command(chat: Chat) -> None:
+    """/teambot export shows the admin what an export holds and the command that writes it."""
+    chat.say("mei", "task add first @ana")
+    chat.say("mei", "task add second")
+    chat.say("mei", "/task delete T-2")
     reply = chat.say("mei", "/teambot export csv")
-    assert reply.tone is Tone.INFO
-    assert reply.title.plain() == (
-        "/teambot export is coming soon: it is part of teambot's command language but not "
-        "built yet. Nothing was changed."
-    )
+    assert (reply.tone, reply.visibility) == (Tone.INFO, Visibility.EPHEMERAL)
+    assert reply.title.plain() == "Export of general"
+    assert [(f.label.plain(), f.value.plain()) for f in reply.fields] == [
+        ("Tasks", "1"),
+        ("Milestones", "0"),
+        ("RACI roles", "1"),
+        ("Standup reports", "0"),
+        ("Retros", "0"),
+        ("Retro notes", "0"),
+        ("KPI targets", "0"),
+    ]
+    assert [line.plain() for line in reply.footer] == [
+        "teambot does not send the files in chat, where everyone in the channel could read "
+        "them. On the server, run:",
+        f"teambot export --format csv --project-id {chat.project().id}",
+        "It writes one CSV file per table (UTF-8 with a BOM, so Excel shows Chinese correctly).",
+    ]
+    assert reply.image is None
+
+
+def test_export_in_chinese_for_json(chat: Chat) -> None:
+    """In a Chinese project the export summary and its hint are Chinese."""
+    chat.say("mei", "teambot lang zh")
+    reply = chat.say("mei", "/teambot 导出 JSON")
+    assert reply.title.plain() == "导出项目 general"
+    assert reply.fields[0].label.plain() == "任务"
+    assert [line.plain() for line in reply.footer] == [
+        "teambot 不会在聊天中发送导出文件，因为频道里的每个人都能看到。请在服务器上运行：",
+        f"teambot export --format json --project-id {chat.project().id}",
+        "整个项目写成一个 JSON 文件。",
+    ]
+
+
+def test_export_is_for_admins_and_takes_csv_or_json(chat: Chat) -> None:
+    """A non-admin is refused; an unknown format gets the usage."""
+    chat.say("mei", "task add first")
+    denied = chat.say("ana", "/teambot export csv")
+    assert denied.title.plain() == "Only project admins can do that. Nothing was changed."
+    wrong = chat.say("mei", "/teambot export xlsx")
+    assert wrong.tone is Tone.ERROR
+    assert wrong.title.plain() == "“xlsx” is not a valid format: use csv, json."
+    assert [line.plain() for line in wrong.lines] == [
+        "Usage: /teambot export csv|json",
+        "Example: /teambot export csv",
+    ]
 
 
 def test_first_use_binds_channel_to_a_project_named_after_it(chat: Chat) -> None:

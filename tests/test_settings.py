@@ -142,3 +142,13 @@ def test_slack_api_url_always_ends_with_a_slash(monkeypatch: pytest.MonkeyPatch)
     """SLACK_API_URL without a trailing slash still makes method URLs like …/api/chat.postMessage."""
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
     assert Settings().slack_api_url == "http://127.0.0.1:9999/api/"
+
+
+def test_log_format(clean_env: pytest.MonkeyPatch) -> None:
+    """Text by default; TEAMBOT_LOG_FORMAT=json (any case) for JSON lines; nothing else."""
+    assert Settings().log_format == "text"
+    clean_env.setenv("TEAMBOT_LOG_FORMAT", "JSON")
+    assert Settings().log_format == "json"
+    clean_env.setenv("TEAMBOT_LOG_FORMAT", "xml")
+    with pytest.raises(ValidationError, match="TEAMBOT_LOG_FORMAT"):
+        Settings()

@@ -144,15 +144,31 @@ async def test_member_locale_answers_in_chinese_and_profiles_are_cached(slack: H
     assert slack.fake.called("users.info") == [{"user": "W222", "include_locale": "1"}]
 
 
-async def test_umbrella_and_coming_commands(slack: Harness) -> None:
-    """/teambot task … is /task …; commands not built yet say so through the normal reply."""
+async def test_umbrella_commands_and_the_export_summary(slack: Harness) -> None:
+    """/teambot task … is /task …; /teambot export answers the admin alone, with counts and
+    the server command (no file is posted)."""
     added = (await slack.slash("/teambot", "task add Via umbrella")).json()
     assert added["blocks"][0] == section("*Created T-1: Via umbrella*")
-    coming = (await slack.slash("/teambot", "export csv")).json()
-    assert coming["blocks"] == [section(
-        "*/teambot export is coming soon: it is part of teambot's command language but not "
-        "built yet. Nothing was changed.*"
-    )]  # fmt: skip
+    exported = (await slack.slash("/teambot", "export csv")).json()
+    labels = ("Tasks", "Milestones", "RACI roles", "Standup reports", "Retros", "Retro notes",
+              "KPI targets")  # fmt: skip
+    assert exported == {
+        "text": "Export of general",
+        "response_type": "ephemeral",
+        "blocks": [
+            section("*Export of general*"),
+            fields(*zip(labels, ("1", "0", "0", "0", "0", "0", "0"), strict=True)),
+            *({"type": "context", "elements": [{"type": "mrkdwn", "text": text, "verbatim": True}]}
+              for text in (
+                "teambot does not send the files in chat, where everyone in the channel could "
+                "read them. On the server, run:",
+                "teambot export --format csv --project-id 1",
+                "It writes one CSV file per table (UTF-8 with a BOM, so Excel shows Chinese "
+                "correctly).",
+            )),
+        ],
+    }  # fmt: skip
+    assert [c.method for c in slack.fake.calls if c.method.startswith("files.")] == []
 
 
 # -- request verification ------------------------------------------------------------------

@@ -32,16 +32,16 @@ from starlette.responses import JSONResponse, Response
 from bot.core import Background, Core
 from bot.feishu.api import FeishuApi, FeishuApiError
 from bot.feishu.render import card, plain
-from bot.feishu.translate import command_of
+from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
 from bot.hub import Hub
+from bot.limits import MAX_BODY
 from commands.i18n import Catalog
 from commands.types import Inbound, Reply, Tone, Visibility
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "feishu"
-MAX_BODY = 1_000_000
 NAME_TTL = 3600.0
 NAME_TIMEOUT = 1.0
 CARD_TIMEOUT = 2.5  # Feishu waits 3 s for a card callback's answer
@@ -72,7 +72,12 @@ class FeishuAdapter:
         self.mode = mode
         self.domain = domain
         self.verifier = Verifier(verification_token=verification_token, encrypt_key=encrypt_key)
-        self.api = FeishuApi(app_id=app_id, app_secret=app_secret, domain=domain)
+        self.api = FeishuApi(
+            app_id=app_id,
+            app_secret=app_secret,
+            domain=domain,
+            on_wait=lambda seconds: core.metrics.rate_limited(platform=PLATFORM, seconds=seconds),
+        )
         self.background = background or Background()
         self.hub = hub or Hub()
         self.hub.register(self)
@@ -105,18 +110,20 @@ class FeishuAdapter:
         await self.background.drain()
         self.api.close()
 
-    async def send(self, *, channel: str, reply: Reply, ping: bool = False) -> None:
+    async def send(
+        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+    ) -> None:
         """A card into a group (or one to one, with an open_id); its picture, if any,
         is uploaded first and shown in the card."""
         id_type = "chat_id" if channel.startswith("oc_") else "open_id"
         image_key = await self._upload(reply)
         await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
-                            uuid=None, image_key=image_key)  # fmt: skip
+                            uuid=None, image_key=image_key, kind=kind)  # fmt: skip
 
     async def notify(self, *, user_id: str, reply: Reply) -> None:
         image_key = await self._upload(reply)
         await self._deliver(receive_id=user_id, id_type="open_id", reply=reply, ping=True,
-                            uuid=None, image_key=image_key)  # fmt: skip
+                            uuid=None, image_key=image_key, kind="dm")  # fmt: skip
 
     # -- HTTP callbacks --------------------------------------------------------------------
 
@@ -137,8 +144,8 @@ class FeishuAdapter:
     # -- events, from either path -------------------------------------------------------
 
     async def handle_event(self, payload: dict[str, Any]) -> dict[str, Any]:
-        header = payload.get("header") or {}
-        event = payload.get("event") or {}
+        header = object_of(payload.get("header"))
+        event = object_of(payload.get("event"))
         kind = header.get("event_type")
         try:
             if kind == "im.message.receive_v1":
@@ -155,8 +162,8 @@ class FeishuAdapter:
             return
         inbound = Inbound(
             platform=PLATFORM,
-            workspace_id=header.get("tenant_key") or "",
-            workspace_name=header.get("tenant_key") or "",
+            workspace_id=text_of(header.get("tenant_key")),
+            workspace_name=text_of(header.get("tenant_key")),
             channel_id=command.chat_id,
             channel_name=command.chat_id,
             user_id=command.sender_open_id,
@@ -164,7 +171,7 @@ class FeishuAdapter:
             user_locale=self.member_locale,
             text=command.text,
             mentions=command.mentions,
-            event_id=header.get("event_id"),
+            event_id=text_of(header.get("event_id")) or None,
             also_ids=(f"message:{command.message_id}",) if command.message_id else (),
         )
         reply = await self.core.handle(inbound)
@@ -179,24 +186,23 @@ class FeishuAdapter:
 
     async def _on_card(self, header: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         """A button or form: run its command as the person who pressed it, answer in 3 s."""
-        action = event.get("action") or {}
-        value: dict[str, Any] = action["value"] if isinstance(action.get("value"), dict) else {}
-        command = str(value.get("command") or "")
-        answer = str((action.get("form_value") or {}).get("answer") or "").strip()
-        operator = event.get("operator") or {}
-        context = event.get("context") or {}
+        action = object_of(event.get("action"))
+        command = text_of(object_of(action.get("value")).get("command"))
+        answer = text_of(object_of(action.get("form_value")).get("answer")).strip()
+        operator = object_of(event.get("operator"))
+        chat_id = text_of(object_of(event.get("context")).get("open_chat_id"))
         if not command:
             return {}
         inbound = Inbound(
             platform=PLATFORM,
-            workspace_id=header.get("tenant_key") or operator.get("tenant_key") or "",
-            channel_id=context.get("open_chat_id") or "",
-            channel_name=context.get("open_chat_id") or "",
-            user_id=operator.get("open_id") or "",
-            user_name=await self.name_of(operator.get("open_id") or ""),
+            workspace_id=text_of(header.get("tenant_key")) or text_of(operator.get("tenant_key")),
+            channel_id=chat_id,
+            channel_name=chat_id,
+            user_id=text_of(operator.get("open_id")),
+            user_name=await self.name_of(text_of(operator.get("open_id"))),
             user_locale=self.member_locale,
             text=f"{command} {answer}".strip(),
-            event_id=header.get("event_id"),
+            event_id=text_of(header.get("event_id")) or None,
         )
         reply = await asyncio.wait_for(self.core.handle(inbound), CARD_TIMEOUT)
         if reply is None:
@@ -219,9 +225,10 @@ class FeishuAdapter:
     ) -> None:
         if reply.visibility is Visibility.EPHEMERAL and chat_type != "p2p":
             try:
-                await self.api.send_ephemeral(
-                    chat_id=chat_id, open_id=open_id, card=card(reply, ping=True)
-                )
+                with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
+                    await self.api.send_ephemeral(
+                        chat_id=chat_id, open_id=open_id, card=card(reply, ping=True)
+                    )
                 return
             except FeishuApiError as err:
                 # Without the ephemeral-card permission, the asker's one-to-one
@@ -232,7 +239,7 @@ class FeishuAdapter:
                 return
         ping = reply.visibility is Visibility.EPHEMERAL
         await self._deliver(
-            receive_id=chat_id, id_type="chat_id", reply=reply, ping=ping, uuid=uuid
+            receive_id=chat_id, id_type="chat_id", reply=reply, ping=ping, uuid=uuid, kind="reply"
         )
 
     async def _upload(self, reply: Reply) -> str | None:
@@ -247,13 +254,14 @@ class FeishuAdapter:
 
     async def _deliver(
         self, *, receive_id: str, id_type: str, reply: Reply, ping: bool, uuid: str | None,
-        image_key: str | None = None,
+        image_key: str | None = None, kind: str,
     ) -> None:  # fmt: skip
         try:
-            await self.api.send(
-                receive_id=receive_id, id_type=id_type, msg_type="interactive",
-                content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
-            )  # fmt: skip
+            with self.core.metrics.posting(platform=PLATFORM, kind=kind):
+                await self.api.send(
+                    receive_id=receive_id, id_type=id_type, msg_type="interactive",
+                    content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
+                )  # fmt: skip
         except FeishuApiError as err:
             log.error("Feishu send failed (code %s): %s", err.code, err.msg)
             await self._apologise(receive_id, id_type)

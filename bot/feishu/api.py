@@ -25,6 +25,7 @@ RATE_LIMITED = 99991400
 MAX_ATTEMPTS = 4
 MAX_WAIT = 30.0
 IMAGES = "/open-apis/im/v1/images"
+TOKEN = "/open-apis/auth/v3/tenant_access_token/internal"
 
 
 class FeishuApiError(Exception):
@@ -35,13 +36,22 @@ class FeishuApiError(Exception):
 
 
 class FeishuApi:
-    def __init__(self, *, app_id: str, app_secret: str, domain: str, workers: int = 8) -> None:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: str,
+        domain: str,
+        workers: int = 8,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.domain = domain
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feishu-api")
         self._client: Any = None
         self.rate_limit_waits = 0
+        self.on_wait = on_wait  # told the seconds of each rate-limit wait (metrics)
 
     async def start(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self.executor, self._build)
@@ -90,8 +100,17 @@ class FeishuApi:
 
     def _retried(self, uri: str, perform: Callable[[], Any]) -> dict[str, Any]:
         """Run one request (built afresh each time), waiting out rate limits."""
+        import requests
+        from lark_oapi.core.exception import ObtainAccessTokenException
+
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            response = perform()
+            try:
+                response = perform()
+            except ObtainAccessTokenException as err:
+                # The SDK fetches the tenant token inside the call and raises its own error.
+                raise FeishuApiError(err.code, str(err.msg), TOKEN) from None
+            except requests.RequestException as err:
+                raise FeishuApiError(None, type(err).__name__, uri) from None
             raw = response.raw
             status = raw.status_code if raw is not None else 0
             try:
@@ -107,6 +126,8 @@ class FeishuApi:
                     "Feishu rate limit on %s: waiting %.1f s (attempt %d)", uri, wait, attempt
                 )
                 time.sleep(wait)
+                if self.on_wait is not None:
+                    self.on_wait(wait)
                 continue
             if code != 0:
                 raise FeishuApiError(code, str(data.get("msg", response.msg)), uri)
