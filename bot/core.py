@@ -8,6 +8,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bot.metrics import Metrics
 from commands.router import Router
 from commands.types import Inbound, Reply
 
@@ -18,11 +19,17 @@ class Core:
     """Commands run in worker threads, never on the event loop.
 
     SQLite gets one worker: a single writer beats many threads queueing on the
-    file lock (DESIGN.md, measured facts); PostgreSQL gets a pool.
+    file lock (DESIGN.md, measured facts); PostgreSQL gets a pool. The router
+    reports every command to the core's metrics (served at /metrics).
     """
 
-    def __init__(self, router: Router, *, workers: int | None = None) -> None:
+    def __init__(
+        self, router: Router, *, workers: int | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.router = router
+        self.metrics = metrics or Metrics()
+        if router.observer is None:
+            router.observer = self.metrics.command_handled
         sqlite = router.db.url.startswith("sqlite")
         size = workers or (1 if sqlite else 8)
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="teambot-db")

@@ -121,13 +121,12 @@ def create_task(
         created_at=ctx.now,
         updated_at=ctx.now,
     )
-    ctx.session.add(task)
-    ctx.session.flush()
+    repo.insert_task(ctx.session, task=task)
     assert task.id is not None
     responsible = list(r)
-    repo.set_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=responsible)
+    repo.assign_new(ctx.session, task_id=task.id, role=Role.R.value, member_ids=responsible)
     if a is not None:
-        repo.set_role(ctx.session, task_id=task.id, role=Role.A.value, member_ids=[a])
+        repo.assign_new(ctx.session, task_id=task.id, role=Role.A.value, member_ids=[a])
         audit["a"] = [a]
     repo.record_event(
         ctx.session,

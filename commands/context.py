@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -29,8 +29,12 @@ class Ctx:
     locale: str
     now: datetime
     is_admin: bool
+    # The project this channel was the only channel of when the command started (None:
+    # unknown); the router looks for channels to mirror a reply to only if that changed.
+    alone_in: int | None = None
     task: Task | None = None
     _people: dict[int, Mention] = field(default_factory=dict)
+    _today: tuple[datetime, str, date] | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -38,7 +42,12 @@ class Ctx:
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(self.tz).date()
+        # Asked for once per task shown; a command may change the project's time zone.
+        memo = self._today
+        if memo is None or memo[0] is not self.now or memo[1] != self.project.timezone:
+            day = self.now.astimezone(self.tz).date()
+            self._today = memo = (self.now, self.project.timezone, day)
+        return memo[2]
 
     @property
     def project_id(self) -> int:
@@ -84,17 +93,18 @@ class Ctx:
         """Mentions for member ids, loaded once per command."""
         missing = {i for i in ids if i not in self._people}
         if missing:
-            rows = self.session.exec(
-                select(Member, Workspace.platform)
-                .join(Workspace, col(Workspace.id) == Member.workspace_id)
-                .where(col(Member.id).in_(missing))
-            ).all()
-            for member, platform in rows:
-                assert member.id is not None
-                self._people[member.id] = Mention(
-                    member.id, member.display_name, platform, member.platform_user_id
-                )
+            for member_id, name, platform, user_id in repo.member_mentions(
+                self.session, member_ids=missing
+            ):
+                self._people[member_id] = Mention(member_id, name, platform, user_id)
         return {i: self._people[i] for i in ids if i in self._people}
+
+    def know(self, member: Member, platform: str) -> None:
+        """Remember a member loaded already (the asker), so `people` needs no query for them."""
+        assert member.id is not None
+        self._people[member.id] = Mention(
+            member.id, member.display_name, platform, member.platform_user_id
+        )
 
     def person(self, member_id: int) -> Mention:
         return self.people([member_id])[member_id]

@@ -86,24 +86,20 @@ def to_marked(rich: Rich) -> str:
 
 
 def parse_marked(text: str) -> Rich:
+    # Split on one capturing group: words at even indexes, marked values at odd ones;
+    # so two words are never next to each other and need no merging.
     spans: list[Span] = []
-    for piece in _SPLIT.split(text):
+    for index, piece in enumerate(_SPLIT.split(text)):
         if not piece:
             continue
-        if piece[0] == _VAL_OPEN:
+        if not index % 2:
+            spans.append(Lit(piece))
+        elif piece[0] == _VAL_OPEN:
             spans.append(Val(piece[1:-1]))
-        elif piece[0] == _MEN_OPEN:
+        else:
             member_id, platform, user_id, name = piece[1:-1].split("\x1f", 3)
             spans.append(Mention(int(member_id), name, platform, user_id))
-        else:
-            spans.append(Lit(piece))
-    merged: list[Span] = []
-    for span in spans:
-        if merged and isinstance(span, Lit) and isinstance(merged[-1], Lit):
-            merged[-1] = Lit(merged[-1].text + span.text)
-        else:
-            merged.append(span)
-    return Rich(tuple(merged))
+    return Rich(tuple(spans))
 
 
 def _format_date(value: date | datetime | None, locale: str, with_weekday: bool = True) -> str:
@@ -154,6 +150,9 @@ class Catalog:
         shared = bytecode_cache() if cache else None
         self._envs = {locale: build_environment(locale, shared) for locale in LOCALES}
         self._modules: dict[tuple[str, str], Any] = {}
+        # Messages without parameters (labels, button texts) are the same every time:
+        # a template has nothing else to read. One entry per message and locale.
+        self._fixed: dict[tuple[str, str], Rich] = {}
 
     def macro(self, locale: str, key: str) -> Callable[..., str]:
         area, _, name = key.partition(".")
@@ -168,7 +167,14 @@ class Catalog:
         return macro  # type: ignore[no-any-return]
 
     def text(self, locale: str, key: str, /, **params: Any) -> Rich:
-        return parse_marked(self.macro(locale, key)(**params).strip())
+        if params:
+            return parse_marked(self.macro(locale, key)(**params).strip())
+        fixed = self._fixed.get((locale, key))
+        if fixed is None:
+            fixed = parse_marked(self.macro(locale, key)().strip())
+            if locale in self._envs:
+                self._fixed[(locale, key)] = fixed
+        return fixed
 
     def lines(self, locale: str, key: str, /, **params: Any) -> tuple[Rich, ...]:
         """A message that spans several lines, one `Rich` per non-empty line."""

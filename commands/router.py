@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -33,12 +34,34 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
 UMBRELLA = "teambot"
+UNKNOWN = "unknown"  # the command label of text that names no command
 HELP_WORDS = {"help", "?", "帮助", "h"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Duplicate(Exception):
     """This platform event id was processed already."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What `Router.handle` did with one delivery, for an observer (metrics)."""
+
+    platform: str
+    command: str  # the spec id ("task.add"), or UNKNOWN when the text named no command
+    outcome: str  # ok | user_error | crash | duplicate
+    seconds: float
+
+
+Observer = Callable[[Handled], None]
+
+
+@dataclass
+class _Trace:
+    """What `route` learnt before it returned or raised."""
+
+    locale: str
+    command: str = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -73,26 +96,32 @@ class Router:
         registry: Registry,
         defaults: Defaults | None = None,
         clock: Callable[[], datetime] = utcnow,
+        observer: Observer | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.registry = registry
         self.defaults = defaults or Defaults()
         self.clock = clock
+        self.observer = observer  # told about every delivery `handle` answers
         self.crashes = 0  # unexpected exceptions answered with an apology
 
     # -- the boundary ---------------------------------------------------------
 
     def handle(self, inbound: Inbound) -> Reply | None:
         """The reply to show, or None when this delivery was handled before."""
-        locale = [pick_locale(inbound.user_locale, self.defaults.locale)]
+        started = time.perf_counter()
+        trace = _Trace(pick_locale(inbound.user_locale, self.defaults.locale))
         try:
-            return self.route(inbound, _locale_out=locale)
+            reply = self.route(inbound, _trace=trace)
         except Duplicate:
             log.info("duplicate delivery dropped: %s %s", inbound.platform, inbound.event_id)
+            trace.command = self.command_id(inbound.text)
+            self._observe(inbound, trace, "duplicate", started)
             return None
         except CommandError as err:
-            return self.error_reply(err, locale[0])
+            self._observe(inbound, trace, "user_error", started)
+            return self.error_reply(err, trace.locale)
         except Exception:
             self.crashes += 1
             log.exception(
@@ -100,12 +129,37 @@ class Router:
                 inbound.event_id,
                 inbound.platform,
                 inbound.channel_id,
+                extra={
+                    "event_id": inbound.event_id,
+                    "platform": inbound.platform,
+                    "channel": inbound.channel_id,
+                    "command": trace.command,
+                },
             )
+            self._observe(inbound, trace, "crash", started)
             return Reply(
-                title=self.catalog.text(locale[0], "errors.apology"),
+                title=self.catalog.text(trace.locale, "errors.apology"),
                 tone=Tone.ERROR,
                 visibility=Visibility.EPHEMERAL,
             )
+        self._observe(inbound, trace, "ok", started)
+        return reply
+
+    def _observe(self, inbound: Inbound, trace: _Trace, outcome: str, started: float) -> None:
+        if self.observer is None:
+            return
+        seconds = time.perf_counter() - started
+        try:
+            self.observer(Handled(inbound.platform, trace.command, outcome, seconds))
+        except Exception:
+            log.exception("the command observer failed")
+
+    def command_id(self, text: str) -> str:
+        """The id of the command a text names ("task.add"), or UNKNOWN."""
+        try:
+            return self.resolve(self._words(text))[0].id
+        except CommandError:
+            return UNKNOWN
 
     def error_reply(self, err: CommandError, locale: str) -> Reply:
         lines: tuple[Rich, ...] = ()
@@ -123,9 +177,31 @@ class Router:
 
     # -- parsing and dispatch ---------------------------------------------------
 
-    def route(self, inbound: Inbound, *, _locale_out: list[str] | None = None) -> Reply:
+    def route(self, inbound: Inbound, *, _trace: _Trace | None = None) -> Reply:
         """Run one command; raises `CommandError` with nothing changed."""
-        text = normalize(inbound.text)
+        words = self._words(inbound.text)
+        with self.db.transaction() as session:
+            # The claim commits with the command: a crash rolls it back, so the
+            # platform's retry is processed; a redelivery after success is not.
+            for event_id in filter(None, (inbound.event_id, *inbound.also_ids)):
+                if not repo.claim_event(session, platform=inbound.platform, event_id=event_id):
+                    raise Duplicate(event_id)
+            ctx = self._context(session, inbound)
+            if _trace is not None:
+                _trace.locale = ctx.locale
+            spec, rest = self.resolve(words)
+            if _trace is not None:
+                _trace.command = spec.id
+            try:
+                reply = self._run(ctx, spec, rest)
+            except CommandError as err:
+                if err.command is None:
+                    err.command = spec.id
+                raise
+            return self._mirrored(ctx, reply)
+
+    def _words(self, text: str) -> list[str]:
+        text = normalize(text)
         if len(text) > MAX_TEXT:
             raise CommandError("too_long", limit=MAX_TEXT)
         words = tokenize(text)
@@ -137,23 +213,7 @@ class Router:
             raise CommandError("empty", command="teambot.help")
         if words[0].lower() in HELP_WORDS:
             words = [UMBRELLA, "help", *words[1:]]
-        with self.db.transaction() as session:
-            # The claim commits with the command: a crash rolls it back, so the
-            # platform's retry is processed; a redelivery after success is not.
-            for event_id in filter(None, (inbound.event_id, *inbound.also_ids)):
-                if not repo.claim_event(session, platform=inbound.platform, event_id=event_id):
-                    raise Duplicate(event_id)
-            ctx = self._context(session, inbound)
-            if _locale_out is not None:
-                _locale_out[0] = ctx.locale
-            spec, rest = self.resolve(words)
-            try:
-                reply = self._run(ctx, spec, rest)
-            except CommandError as err:
-                if err.command is None:
-                    err.command = spec.id
-                raise
-            return self._mirrored(ctx, reply)
+        return words
 
     def resolve(self, words: list[str]) -> tuple[CommandSpec, list[str]]:
         group = self.registry.group_of(words[0])
@@ -189,6 +249,59 @@ class Router:
         return self.registry.specs[f"{group}.{name}"], rest
 
     def _context(self, session: Session, inbound: Inbound) -> Ctx:
+        """Who asks where: one query for a known channel and member; on first use the
+        workspace, binding, project and member are created (the first member is admin)."""
+        known = repo.find_context(
+            session,
+            platform=inbound.platform,
+            external_id=inbound.workspace_id,
+            channel_id=inbound.channel_id,
+            user_id=inbound.user_id,
+        )
+        if known is None:
+            known = self._first_use(session, inbound)
+        workspace, project, member = known.workspace, known.project, known.member
+        is_admin = known.is_admin
+        if member is None:
+            member = repo.ensure_member(
+                session,
+                workspace=workspace,
+                platform_user_id=inbound.user_id,
+                display_name=inbound.user_name,
+                timezone=inbound.user_timezone,
+                locale=inbound.user_locale,
+            )
+            assert project.id is not None
+            is_admin = member.id in repo.admin_ids(session, project_id=project.id)
+        else:
+            repo.refresh_member(
+                member,
+                display_name=inbound.user_name,
+                timezone=inbound.user_timezone,
+                locale=inbound.user_locale,
+            )
+        try:
+            ZoneInfo(project.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            project.timezone = "UTC"
+        ctx = Ctx(
+            session=session,
+            inbound=inbound,
+            catalog=self.catalog,
+            workspace=workspace,
+            project=project,
+            binding=known.binding,
+            member=member,
+            locale=pick_locale(project.locale, member.locale, self.defaults.locale),
+            now=self.clock(),
+            is_admin=is_admin,
+            alone_in=None if known.shared else project.id,
+        )
+        ctx.know(member, workspace.platform)
+        return ctx
+
+    def _first_use(self, session: Session, inbound: Inbound) -> repo.Known:
+        """The workspace and the channel's binding and project, created as needed."""
         workspace = repo.ensure_workspace(
             session,
             platform=inbound.platform,
@@ -203,6 +316,8 @@ class Router:
             timezone=self.defaults.timezone,
             locale=None,
         )
+        if not created:  # another request bound the channel first: it may be shared
+            return repo.Known(workspace, binding, project, None, is_admin=False, shared=True)
         member = repo.ensure_member(
             session,
             workspace=workspace,
@@ -212,25 +327,8 @@ class Router:
             locale=inbound.user_locale,
         )
         assert project.id is not None and member.id is not None
-        if created:
-            repo.add_admin(session, project_id=project.id, member_id=member.id)
-        admins = repo.admin_ids(session, project_id=project.id)
-        try:
-            ZoneInfo(project.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            project.timezone = "UTC"
-        return Ctx(
-            session=session,
-            inbound=inbound,
-            catalog=self.catalog,
-            workspace=workspace,
-            project=project,
-            binding=binding,
-            member=member,
-            locale=pick_locale(project.locale, member.locale, self.defaults.locale),
-            now=self.clock(),
-            is_admin=member.id in admins,
-        )
+        repo.add_admin(session, project_id=project.id, member_id=member.id)
+        return repo.Known(workspace, binding, project, member, is_admin=True, shared=False)
 
     def _mirrored(self, ctx: Ctx, reply: Reply) -> Reply:
         """A change announced in this channel is announced in the project's other channels."""
@@ -238,6 +336,8 @@ class Router:
             return reply
         assert ctx.binding.id is not None
         # The binding, not ctx.project: `/teambot link <code>` moves it to another project.
+        if ctx.alone_in is not None and ctx.binding.project_id == ctx.alone_in:
+            return reply  # the project had no other channel when the command started
         others = repo.other_channels(
             ctx.session, project_id=ctx.binding.project_id, binding_id=ctx.binding.id
         )

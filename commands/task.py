@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 
 from commands.common import (
     NoticeBuilder,
     clean_title,
     create_task,
-    is_overdue,
     join_people,
     milestone_named,
     notices,
@@ -24,7 +22,7 @@ from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
-from storage.enums import PRIORITY_ORDER, Priority, Role, TaskStatus
+from storage.enums import Priority, Role, TaskStatus
 from storage.models import Milestone, Task
 
 LIST_LIMIT = 25
@@ -64,10 +62,17 @@ def _roles(ctx: Ctx, task: Task) -> dict[str, list[int]]:
 
 
 def task_card(
-    ctx: Ctx, task: Task, key: str, *, tone: Tone = Tone.SUCCESS, **params: object
+    ctx: Ctx,
+    task: Task,
+    key: str,
+    *,
+    tone: Tone = Tone.SUCCESS,
+    roles: dict[str, list[int]] | None = None,
+    **params: object,
 ) -> Reply:
-    """A change to one task, shown to the channel with its state and buttons."""
-    roles = _roles(ctx, task)
+    """A change to one task, shown to the channel with its state and buttons
+    (`roles`: its RACI when the caller knows it already, else it is loaded)."""
+    roles = _roles(ctx, task) if roles is None else roles
     return Reply(
         title=ctx.t(key, task=task_view(ctx, task), who=ctx.mention(ctx.member), **params),
         fields=task_fields(ctx, task, roles),
@@ -108,8 +113,11 @@ def add(ctx: Ctx, args: Args) -> Reply:
 def created_reply(
     ctx: Ctx, task: Task, *, responsible: list[int], milestone: Milestone | None = None
 ) -> Reply:
-    """The card of a new task, with a note to each R."""
-    reply = task_card(ctx, task, "task.created")
+    """The card of a new task, with a note to each R (its only role holders: `create_task`
+    was given no A)."""
+    roles: dict[str, list[int]] = {role.value: [] for role in Role}
+    roles[Role.R.value] = list(responsible)
+    reply = task_card(ctx, task, "task.created", roles=roles)
     view = task_view(ctx, task, milestone)
     build = NoticeBuilder(ctx, "notify.assigned", task=view, who=ctx.mention(ctx.member))
     return _with_notices(reply, notices(ctx, ((m, "assignee") for m in responsible), build))
@@ -154,17 +162,18 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         "blocked": [TaskStatus.BLOCKED.value],
         "done": [TaskStatus.DONE.value],
     }.get(which)
-    tasks = repo.list_tasks(
+    today = ctx.today
+    shown, total = repo.task_page(
         ctx.session,
         project_id=ctx.project_id,
+        today=today,
+        limit=LIST_LIMIT,
         statuses=statuses,
         exclude_status=TaskStatus.DONE.value if which in ("open", "mine", "overdue") else None,
-        due_before=ctx.today if which == "overdue" else None,
+        due_before=today if which == "overdue" else None,
         member_id=member.id if member else None,
         milestone_id=milestone.id if milestone else None,
     )
-    tasks.sort(key=lambda t: _list_order(t, ctx.today))
-    shown = tasks[:LIST_LIMIT]
     ids = [t.id for t in shown if t.id is not None]
     raci = repo.raci_of(ctx.session, task_ids=ids)
     people_map = ctx.people({m for roles in raci.values() for m in roles["R"]})
@@ -180,26 +189,16 @@ def list_(ctx: Ctx, args: Args) -> Reply:
     title = ctx.t(
         "task.list_title",
         which=which,
-        count=len(tasks),
+        count=total,
         who=who,
         ms=milestone.name if milestone else None,
     )
     footer: tuple[Rich, ...] = ()
-    if len(tasks) > len(shown):
-        footer = (ctx.t("task.list_more", more=len(tasks) - len(shown)),)
-    if not tasks:
+    if total > len(shown):
+        footer = (ctx.t("task.list_more", more=total - len(shown)),)
+    if not total:
         footer = (ctx.t("task.list_empty", which=which),)
     return Reply(title=title, items=items, footer=footer)
-
-
-def _list_order(task: Task, today: date) -> tuple[int, date, int, int]:
-    done = task.status == TaskStatus.DONE.value
-    return (
-        2 if done else (0 if is_overdue(task, today) else 1),
-        task.due or date.max,
-        PRIORITY_ORDER.get(Priority(task.priority), 1),
-        task.number,
-    )
 
 
 def show(ctx: Ctx, args: Args) -> Reply:

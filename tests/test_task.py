@@ -123,6 +123,30 @@ def test_list_filters(chat: Chat, filter_: str, expected: list[str]) -> None:
     assert [i.plain().split()[0] for i in reply.items] == expected
 
 
+def test_list_order_and_page(chat: Chat) -> None:
+    """Lists sort overdue, open, done; then by due date (none last), priority and key;
+    they show the first 25 and count the rest."""
+    chat.say("mei", "task add no due, low prio:low")
+    chat.say("mei", "task add no due, high prio:high")
+    chat.say("mei", "task add later, med due:+5d")
+    chat.say("mei", "task add later, high due:+5d prio:high")
+    chat.say("mei", "task add late due:2026-11-20 prio:low")
+    chat.say("mei", "task add finished due:2026-11-01")
+    chat.say("mei", "task done 6")
+    reply = chat.say("mei", "task list all")
+    assert [i.plain().split()[0] for i in reply.items] == ["T-5", "T-4", "T-3", "T-2", "T-1", "T-6"]
+    assert (reply.title.plain(), reply.footer) == ("All tasks (6)", ())
+    for n in range(7, 31):
+        chat.say("mei", f"task add filler {n}")
+    reply = chat.say("mei", "task list")
+    assert reply.title.plain() == "Open tasks (29)"
+    shown = [i.plain().split()[0] for i in reply.items]
+    assert shown == ["T-5", "T-4", "T-3", "T-2"] + [f"T-{n}" for n in range(7, 28)]  # T-1 is low
+    assert [f.plain() for f in reply.footer] == [
+        "…and 4 more. Narrow it down with mine, @someone or ms:<milestone>."
+    ]
+
+
 def test_list_bad_filter(chat: Chat) -> None:
     """An unknown filter word is an error with the list usage."""
     reply = chat.say("mei", "task list someday")

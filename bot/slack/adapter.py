@@ -18,31 +18,35 @@ everything slow is spawned.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackRequestError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bot.core import Background, Core
 from bot.hub import Hub
 from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain, upload
+from bot.slack.retry import RateLimitRetry
 from bot.slack.translate import parse_text
 from commands.i18n import Catalog
 from commands.router import pick_locale
@@ -54,6 +58,7 @@ PLATFORM = "slack"
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
+PROFILE_RETRY = 300.0  # after a failed users.info
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,8 @@ class SlackAdapter:
         self.background = background or Background()
         self.hub = hub or Hub()
         self.hub.register(self)
-        self._profiles: dict[str, tuple[float, Profile]] = {}
+        self._profiles: dict[str, tuple[float, Profile]] = {}  # user -> (good until, profile)
+        self._lookups: dict[str, asyncio.Future[Profile]] = {}  # users.info calls under way
         self._session: aiohttp.ClientSession | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.app: AsyncApp | None = None
@@ -106,7 +112,7 @@ class SlackAdapter:
             session=self._session,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                self._rate_limit_retry(),
             ],
         )
         app = AsyncApp(
@@ -133,6 +139,14 @@ class SlackAdapter:
                 raise
             log.info("Slack Socket Mode connected")
 
+    def _rate_limit_retry(self) -> RateLimitRetry:
+        """Waits out Slack's 429 `Retry-After` (up to 3 times), counting each wait."""
+
+        def waited(seconds: float) -> None:
+            self.core.metrics.rate_limited(platform=PLATFORM, seconds=seconds)
+
+        return RateLimitRetry(max_retry_count=3, on_wait=waited)
+
     async def stop(self) -> None:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]  # bolt: untyped
@@ -140,17 +154,20 @@ class SlackAdapter:
         if self._session is not None:
             await self._session.close()
 
-    async def send(self, *, channel: str, reply: Reply, ping: bool = False) -> None:
+    async def send(
+        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+    ) -> None:
         """Post a reply into a channel (or a DM, with a user id as the channel);
         its picture, if any, follows as a file in the same conversation."""
         assert self.client is not None
-        posted = await self.client.chat_postMessage(
-            channel=channel,
-            text=fallback_text(reply),
-            blocks=blocks(reply, SlackStyle(ping=ping)),
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        with self.core.metrics.posting(platform=PLATFORM, kind=kind):
+            posted = await self.client.chat_postMessage(
+                channel=channel,
+                text=fallback_text(reply),
+                blocks=blocks(reply, SlackStyle(ping=ping)),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         if reply.image is not None:
             # A DM is posted to a user id; files go to the conversation Slack answered with.
             await self._upload(channel=posted.get("channel") or channel, reply=reply)
@@ -169,23 +186,50 @@ class SlackAdapter:
             log.error("uploading a picture failed: channel=%s: %s", channel, err)
 
     async def endpoint(self, request: Request) -> Response:
-        """POST /slack/events: slash commands, events and interactivity on one URL."""
-        assert self.handler is not None
-        return await self.handler.handle(request)
+        """POST /slack/events: slash commands, events and interactivity on one URL.
+
+        bolt parses a body before it checks the signature, and its parser raises on
+        bytes that are not UTF-8 or not the JSON or form they claim to be (a 500):
+        such a body is refused here with 400 and never reaches a listener."""
+        assert self.app is not None
+        if not signature_headers_usable(request.headers):
+            log.warning("Slack request refused: malformed signature headers")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        body = await request.body()
+        try:
+            parsed = to_async_bolt_request(request, body)
+        except (ValueError, TypeError, AttributeError, LookupError, RecursionError):
+            parsed = None
+        if parsed is None or not well_formed(parsed.body):
+            log.warning("Slack request refused: the body does not parse")
+            return JSONResponse({"error": "malformed request"}, status_code=400)
+        return to_starlette_response(await self.app.async_dispatch(parsed))
 
     # -- identity ---------------------------------------------------------------------
 
     async def profile(self, user_id: str) -> Profile:
-        """Name, time zone and locale from users.info, cached for an hour."""
+        """Name, time zone and locale from users.info, cached for an hour (a failed lookup
+        for five minutes): users.info is on the ack path at most once per user, also when
+        several of their requests arrive together (they share one lookup)."""
         cached = self._profiles.get(user_id)
-        if cached is not None and time.monotonic() - cached[0] < PROFILE_TTL:
+        if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
+        lookup = self._lookups.get(user_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(user_id))
+            self._lookups[user_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(user_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, user_id: str) -> Profile:
         assert self.client is not None
         try:
             resp = await self.client.users_info(user=user_id, include_locale=True)
         except SlackApiError as err:
             log.warning("users.info failed for %s: %s", user_id, err.response.get("error"))
-            return Profile(name="", timezone=None, locale=None)
+            nameless = Profile(name="", timezone=None, locale=None)
+            self._profiles[user_id] = (time.monotonic() + PROFILE_RETRY, nameless)
+            return nameless
         user = resp.get("user") or {}
         info = user.get("profile") or {}
         found = Profile(
@@ -193,7 +237,7 @@ class SlackAdapter:
             timezone=user.get("tz"),
             locale=user.get("locale"),
         )
-        self._profiles[user_id] = (time.monotonic(), found)
+        self._profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
         return found
 
     async def inbound(
@@ -207,6 +251,11 @@ class SlackAdapter:
         event_id: str | None,
         bot_user_id: str | None = None,
     ) -> Inbound:
+        # Signed payloads can still hold any JSON: what is not a string counts as absent.
+        team_id, channel_id, channel_name, user_id, raw_text = map(
+            text_of, (team_id, channel_id, channel_name, user_id, raw_text)
+        )
+        event_id = text_of(event_id) or None
         parsed = parse_text(raw_text, drop_user=bot_user_id)
         mentions = dict(parsed.mentions)
         for key, ref in parsed.mentions.items():
@@ -268,47 +317,49 @@ class SlackAdapter:
                 channel=inbound.channel_id,
                 user=inbound.user_id,
                 reply=reply,
-                thread_ts=event.get("thread_ts"),
+                thread_ts=text_of(event.get("thread_ts")) or None,
             ),
             what="mention reply",
         )
         self._notify(reply)
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        user = body.get("user") or {}
-        container = body.get("container") or {}
+        user = object_of(body.get("user"))
+        container = object_of(body.get("container"))
+        team, channel = object_of(body.get("team")), object_of(body.get("channel"))
         if action["action_id"].startswith("tb:ask:"):
             await ack()
             self.background.spawn(self._ask(body, action), what="open form")
             return
         inbound = await self.inbound(
-            team_id=(body.get("team") or {}).get("id") or user.get("team_id", ""),
-            channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id", ""),
-            channel_name=(body.get("channel") or {}).get("name", ""),
+            team_id=team.get("id") or user.get("team_id", ""),
+            channel_id=channel.get("id") or container.get("channel_id", ""),
+            channel_name=channel.get("name", ""),
             user_id=user.get("id", ""),
-            raw_text=escape_for_parse(action.get("value", "")),
+            raw_text=escape_for_parse(text_of(action.get("value"))),
             event_id=f"action:{container.get('message_ts')}:{action.get('action_ts')}:{user.get('id')}",
         )
         reply = await self.core.handle(inbound)
         await ack()
         if reply is not None:
             self.background.spawn(
-                self._update(container, reply, body.get("response_url")), what="button reply"
+                self._update(container, reply, text_of(body.get("response_url"))),
+                what="button reply",
             )
             self._notify(reply)
 
     async def _on_ask_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
-        values = (view.get("state") or {}).get("values") or {}
-        answer = ((values.get("answer") or {}).get("answer") or {}).get("value") or ""
-        user = body.get("user") or {}
+        meta = object_of(json_of(view.get("private_metadata")))
+        values = object_of(object_of(view.get("state")).get("values"))
+        answer = text_of(object_of(object_of(values.get("answer")).get("answer")).get("value"))
+        user = object_of(body.get("user"))
         inbound = await self.inbound(
             team_id=user.get("team_id", ""),
             channel_id=meta.get("channel", ""),
             channel_name="",
             user_id=user.get("id", ""),
-            raw_text=escape_for_parse(f"{meta.get('command', '')} {answer}"),
+            raw_text=escape_for_parse(f"{text_of(meta.get('command'))} {answer}"),
             event_id=f"view:{view.get('id')}:{view.get('hash')}",
         )
         reply = await self.core.handle(inbound)
@@ -319,7 +370,8 @@ class SlackAdapter:
                 "is_ephemeral": meta.get("ephemeral", False),
             }
             self.background.spawn(
-                self._update(container, reply, meta.get("response_url")), what="form reply"
+                self._update(container, reply, text_of(meta.get("response_url"))),
+                what="form reply",
             )
             self._notify(reply)
 
@@ -331,23 +383,24 @@ class SlackAdapter:
         assert self.client is not None
         text = fallback_text(reply)
         try:
-            if reply.visibility is Visibility.CHANNEL:
-                await self.client.chat_postMessage(
-                    channel=channel,
-                    text=text,
-                    blocks=blocks(reply, SlackStyle(ping=False)),
-                    thread_ts=thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            else:
-                await self.client.chat_postEphemeral(
-                    channel=channel,
-                    user=user,
-                    text=text,
-                    blocks=blocks(reply, SlackStyle(ping=True)),
-                    thread_ts=thread_ts,
-                )
+            with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
+                if reply.visibility is Visibility.CHANNEL:
+                    await self.client.chat_postMessage(
+                        channel=channel,
+                        text=text,
+                        blocks=blocks(reply, SlackStyle(ping=False)),
+                        thread_ts=thread_ts,
+                        unfurl_links=False,
+                        unfurl_media=False,
+                    )
+                else:
+                    await self.client.chat_postEphemeral(
+                        channel=channel,
+                        user=user,
+                        text=text,
+                        blocks=blocks(reply, SlackStyle(ping=True)),
+                        thread_ts=thread_ts,
+                    )
         except SlackApiError as err:
             log.error(
                 "posting a reply failed: channel=%s error=%s", channel, err.response.get("error")
@@ -383,6 +436,7 @@ class SlackAdapter:
                 text=fallback_text(reply),
                 blocks=blocks(reply, SlackStyle(ping=False)),
             )
+            self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="ok")
         except SlackApiError as err:
             # Messages posted by a slash command's response belong to the
             # response_url, not to the bot: replace them through it.
@@ -401,25 +455,31 @@ class SlackAdapter:
         """Answer through the interaction's response_url (it also replaces the message)."""
         if not response_url:
             log.warning("no response_url to answer through; reply dropped")
+            self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="error")
             return
         webhook = AsyncWebhookClient(
-            response_url,
-            session=self._session,
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+            response_url, session=self._session, retry_handlers=[self._rate_limit_retry()]
         )
-        resp = await webhook.send_dict(payload)
+        try:
+            resp = await webhook.send_dict(payload)
+        except Exception:
+            self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="error")
+            raise
+        answered = "ok" if resp.status_code == 200 else "error"
+        self.core.metrics.post(platform=PLATFORM, kind="reply", outcome=answered)
         if resp.status_code != 200:
             log.error("response_url answered %s: %s", resp.status_code, resp.body)
 
     async def _ask(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A button that needs a text first (the reason of a block): open a form."""
         assert self.client is not None
-        spec = json.loads(action.get("value") or "{}")
-        user = body.get("user") or {}
-        container = body.get("container") or {}
-        locale = pick_locale((await self.profile(user.get("id", ""))).locale)
+        spec = object_of(json_of(action.get("value")))
+        title, label = text_of(spec.get("title")), text_of(spec.get("label"))
+        user = object_of(body.get("user"))
+        container = object_of(body.get("container"))
+        locale = pick_locale((await self.profile(text_of(user.get("id")))).locale)
         meta = {
-            "command": spec.get("command", ""),
+            "command": text_of(spec.get("command")),
             "channel": container.get("channel_id"),
             "ts": container.get("message_ts"),
             "ephemeral": container.get("is_ephemeral", False),
@@ -429,7 +489,7 @@ class SlackAdapter:
             "type": "modal",
             "callback_id": ASK_CALLBACK,
             "private_metadata": cut(json.dumps(meta), 3000, ""),
-            "title": {"type": "plain_text", "text": cut(spec.get("title") or "teambot", 24)},
+            "title": {"type": "plain_text", "text": cut(title or "teambot", 24)},
             "submit": {
                 "type": "plain_text",
                 "text": plain(self.catalog.text(locale, "common.btn_submit")),
@@ -442,7 +502,7 @@ class SlackAdapter:
                 {
                     "type": "input",
                     "block_id": "answer",
-                    "label": {"type": "plain_text", "text": cut(spec.get("label") or "?", 2000)},
+                    "label": {"type": "plain_text", "text": cut(label or "?", 2000)},
                     "element": {
                         "type": "plain_text_input",
                         "action_id": "answer",
@@ -460,9 +520,59 @@ class SlackAdapter:
 
     async def notify(self, *, user_id: str, reply: Reply) -> None:
         try:
-            await self.send(channel=user_id, reply=reply, ping=True)
+            await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
         except SlackApiError as err:
             log.error("DM failed: user=%s error=%s", user_id, err.response.get("error"))
+
+
+def text_of(value: Any) -> str:
+    """A payload field that should be a string; "" when it is anything else."""
+    return value if isinstance(value, str) else ""
+
+
+def object_of(value: Any) -> dict[str, Any]:
+    """A payload part that should be an object; {} when it is anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_of(value: Any) -> Any:
+    """JSON that we wrote into a payload (a button value, a form's metadata); None if
+    it does not parse."""
+    try:
+        return json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def signature_headers_usable(headers: Mapping[str, str]) -> bool:
+    """slack-sdk's signature check raises (and bolt answers 500) on a timestamp that is
+    not an integer or a signature that is not ASCII; such a request is refused first."""
+    try:
+        int(headers.get("x-slack-request-timestamp", "0"))
+    except ValueError:
+        return False
+    return headers.get("x-slack-signature", "").isascii()
+
+
+def well_formed(body: Any) -> bool:
+    """An object whose parts that bolt's middleware and matchers take for granted are
+    of the right type (they raise on anything else, and bolt answers 500)."""
+    if not isinstance(body, dict):
+        return False
+    shapes = {"event": dict, "view": dict, "command": str, "callback_id": str}
+    if any(key in body and not isinstance(body[key], kind) for key, kind in shapes.items()):
+        return False
+    view = body.get("view")
+    if view is not None and "callback_id" in view:
+        # A workflow step's submission is read from `workflow_step`.
+        kind = view.get("type")
+        if kind is None or (kind == "workflow_step" and "workflow_step" not in body):
+            return False
+    if body.get("type") in ("block_actions", "interactive_message") and "actions" in body:
+        actions = body["actions"]
+        first = actions[0] if isinstance(actions, list) and actions else None
+        return isinstance(first, dict) and isinstance(first.get("action_id"), str)
+    return True
 
 
 def escape_for_parse(text: str) -> str:
