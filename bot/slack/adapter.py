@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,7 @@ from commands.types import Inbound, MentionRef, Reply, Tone, Visibility
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+RENDER_MEMO = 64  # replies whose rendering is kept for a fan-out
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
@@ -97,6 +99,9 @@ class SlackAdapter:
         self._profiles: dict[str, tuple[float, Profile]] = {}  # user -> (good until, profile)
         self._lookups: dict[str, asyncio.Future[Profile]] = {}  # users.info calls under way
         self._session: aiohttp.ClientSession | None = None
+        self._renders: OrderedDict[tuple[int, bool], tuple[Reply, str, list[dict[str, Any]]]] = (
+            OrderedDict()
+        )
         self._socket: AsyncSocketModeHandler | None = None
         self.app: AsyncApp | None = None
         self.client: AsyncWebClient | None = None
@@ -160,17 +165,32 @@ class SlackAdapter:
         """Post a reply into a channel (or a DM, with a user id as the channel);
         its picture, if any, follows as a file in the same conversation."""
         assert self.client is not None
+        text, rendered = self._rendered(reply, ping)
         with self.core.metrics.posting(platform=PLATFORM, kind=kind):
             posted = await self.client.chat_postMessage(
                 channel=channel,
-                text=fallback_text(reply),
-                blocks=blocks(reply, SlackStyle(ping=ping)),
+                text=text,
+                blocks=rendered,
                 unfurl_links=False,
                 unfurl_media=False,
             )
         if reply.image is not None:
             # A DM is posted to a user id; files go to the conversation Slack answered with.
             await self._upload(channel=posted.get("channel") or channel, reply=reply)
+
+    def _rendered(self, reply: Reply, ping: bool) -> tuple[str, list[dict[str, Any]]]:
+        """The fallback text and Block Kit of a reply, rendered once for a fan-out that
+        posts the same Reply object to many channels (the clock's standup prompts)."""
+        key = (id(reply), ping)
+        hit = self._renders.get(key)
+        if hit is not None and hit[0] is reply:  # the entry holds the reply: ids stay unique
+            self._renders.move_to_end(key)
+            return hit[1], hit[2]
+        text, rendered = fallback_text(reply), blocks(reply, SlackStyle(ping=ping))
+        self._renders[key] = (reply, text, rendered)
+        if len(self._renders) > RENDER_MEMO:
+            self._renders.popitem(last=False)
+        return text, rendered
 
     async def _upload(self, *, channel: str, reply: Reply) -> None:
         """files.getUploadURLExternal, the upload, files.completeUploadExternal: each step
