@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
 from collections import OrderedDict
@@ -99,9 +100,7 @@ class SlackAdapter:
         self._profiles: dict[str, tuple[float, Profile]] = {}  # user -> (good until, profile)
         self._lookups: dict[str, asyncio.Future[Profile]] = {}  # users.info calls under way
         self._session: aiohttp.ClientSession | None = None
-        self._renders: OrderedDict[tuple[int, bool], tuple[Reply, str, list[dict[str, Any]]]] = (
-            OrderedDict()
-        )
+        self._renders: OrderedDict[tuple[int, bool], tuple[Reply, str]] = OrderedDict()
         self._socket: AsyncSocketModeHandler | None = None
         self.app: AsyncApp | None = None
         self.client: AsyncWebClient | None = None
@@ -165,32 +164,66 @@ class SlackAdapter:
         """Post a reply into a channel (or a DM, with a user id as the channel);
         its picture, if any, follows as a file in the same conversation."""
         assert self.client is not None
-        text, rendered = self._rendered(reply, ping)
+        body = self._rendered(reply, ping)
         with self.core.metrics.posting(platform=PLATFORM, kind=kind):
-            posted = await self.client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=rendered,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            posted = await self._post_message(channel, body)
         if reply.image is not None:
             # A DM is posted to a user id; files go to the conversation Slack answered with.
             await self._upload(channel=posted.get("channel") or channel, reply=reply)
 
-    def _rendered(self, reply: Reply, ping: bool) -> tuple[str, list[dict[str, Any]]]:
-        """The fallback text and Block Kit of a reply, rendered once for a fan-out that
-        posts the same Reply object to many channels (the clock's standup prompts)."""
+    def _rendered(self, reply: Reply, ping: bool) -> str:
+        """The JSON of chat.postMessage without its channel, rendered once for a fan-out
+        that posts the same Reply object to many channels (the clock's standup prompts)."""
         key = (id(reply), ping)
         hit = self._renders.get(key)
         if hit is not None and hit[0] is reply:  # the entry holds the reply: ids stay unique
             self._renders.move_to_end(key)
-            return hit[1], hit[2]
-        text, rendered = fallback_text(reply), blocks(reply, SlackStyle(ping=ping))
-        self._renders[key] = (reply, text, rendered)
+            return hit[1]
+        rest = json.dumps({
+            "text": fallback_text(reply), "blocks": blocks(reply, SlackStyle(ping=ping)),
+            "unfurl_links": False, "unfurl_media": False,
+        }, ensure_ascii=False)  # fmt: skip
+        self._renders[key] = (reply, rest)
         if len(self._renders) > RENDER_MEMO:
             self._renders.popitem(last=False)
-        return text, rendered
+        return rest
+
+    async def _post_message(self, channel: str, rest: str) -> dict[str, Any]:
+        """chat.postMessage on the shared session with a body built from the rendered part:
+        slack-sdk's client costs about three times the CPU per call, which a fan-out to
+        thousands of channels feels (bench/README.md, "Standup fan-out"). Waits out a 429's
+        `Retry-After` up to 3 times and retries a refused connection twice, like the client."""
+        assert self._session is not None
+        body = ('{"channel": ' + json.dumps(channel) + ", " + rest[1:]).encode("utf-8")
+        headers = {
+            "Authorization": f"Bearer {self.bot_token}",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        url = f"{self.api_url}chat.postMessage"
+        limited = refused = 0
+        while True:
+            try:
+                async with self._session.post(url, data=body, headers=headers) as response:
+                    if response.status == 429 and limited < 3:
+                        limited += 1
+                        wait = _retry_after(response.headers.get("Retry-After"))
+                        started = time.monotonic()
+                        await asyncio.sleep(wait)
+                        self.core.metrics.rate_limited(
+                            platform=PLATFORM, seconds=time.monotonic() - started
+                        )
+                        continue
+                    data = await response.json(content_type=None)
+            except aiohttp.ClientConnectionError:
+                if refused >= 2:
+                    raise
+                refused += 1
+                await asyncio.sleep(0.5 * refused)
+                continue
+            if response.status == 429 or not isinstance(data, dict) or not data.get("ok"):
+                error = data.get("error") if isinstance(data, dict) else response.status
+                raise SlackApiError(f"chat.postMessage failed: {error}", _Answer(data))  # type: ignore[no-untyped-call]  # slack-sdk: untyped
+            return data
 
     async def _upload(self, *, channel: str, reply: Reply) -> None:
         """files.getUploadURLExternal, the upload, files.completeUploadExternal: each step
@@ -593,6 +626,19 @@ def well_formed(body: Any) -> bool:
         first = actions[0] if isinstance(actions, list) and actions else None
         return isinstance(first, dict) and isinstance(first.get("action_id"), str)
     return True
+
+
+class _Answer(dict[str, Any]):
+    """What SlackApiError carries for our own calls: Slack's JSON answer (`.get("error")`)."""
+
+
+def _retry_after(header: str | None) -> float:
+    """Slack's `Retry-After` seconds, plus up to half a second so waiters spread out."""
+    try:
+        seconds = max(0.0, float(header or 1))
+    except ValueError:
+        seconds = 1.0
+    return min(seconds, 60.0) + random.random() / 2
 
 
 def escape_for_parse(text: str) -> str:
