@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
+from commands.common import mentions_of
 from commands.i18n import Catalog
 from commands.types import Mention, Post, Reply, Rich, Tone, Visibility
 from storage import repo
@@ -38,21 +39,6 @@ def _channels(session: Session, project_id: int) -> list[tuple[str, str]]:
         .order_by(col(ChannelBinding.id))
     ).all()
     return [(str(p), str(c)) for p, c in rows]
-
-
-def _mentions(session: Session, ids: set[int]) -> dict[int, Mention]:
-    if not ids:
-        return {}
-    rows = session.exec(
-        select(Member, Workspace.platform)
-        .join(Workspace, col(Workspace.id) == Member.workspace_id)
-        .where(col(Member.id).in_(ids))
-    ).all()
-    return {
-        m.id: Mention(m.id, m.display_name, p, m.platform_user_id)
-        for m, p in rows
-        if m.id is not None
-    }
 
 
 def _open_tasks(session: Session, **where: int) -> list[Task]:
@@ -95,7 +81,7 @@ def milestone_posts(
     tasks = _open_tasks(session, milestone_id=milestone.id)
     shown = tasks[:SHOW_TASKS]
     owners = _roles(session, [t.id for t in shown if t.id], (Role.A.value,))
-    people = _mentions(session, {m for _, m, _ in owners})
+    people = mentions_of(session, {m for _, m, _ in owners})
     a_of: dict[int, list[Mention]] = {}
     for task_id, member_id, _ in owners:
         a_of.setdefault(task_id, []).append(people[member_id])
@@ -140,7 +126,7 @@ def nudge_posts(
     overdue = [t for t in _open_tasks(session, project_id=project_id) if t.due and t.due < day]
     by_task = {t.id: t for t in overdue if t.id is not None}
     roles = _roles(session, list(by_task), (Role.R.value, Role.A.value))
-    people = _mentions(session, {m for _, m, _ in roles})
+    people = mentions_of(session, {m for _, m, _ in roles})
     members = {
         m.id: m for m in session.exec(select(Member).where(col(Member.id).in_(list(people)))).all()
     }

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlmodel import Session
+
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.types import Button, Lit, Mention, Notification, Reply, Rich, Span
@@ -201,3 +203,13 @@ class NoticeBuilder:
     def __call__(self, reason: str) -> Reply:
         title = self.ctx.t(self.key, **self.params)
         return Reply(title=title, lines=(self.ctx.t("notify.why", reason=reason),))
+
+
+def mentions_of(session: Session, member_ids: Iterable[int]) -> dict[int, Mention]:
+    """Mentions for member ids, outside a command (the clock's posts)."""
+    return {
+        member_id: Mention(member_id, name, platform, user_id)
+        for member_id, name, platform, user_id in repo.member_mentions(
+            session, member_ids=member_ids
+        )
+    }

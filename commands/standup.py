@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
-from commands.common import create_task
+from commands.common import create_task, mentions_of
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -472,21 +472,6 @@ def place_of(session: Session, *, config_id: int, default_locale: str) -> Place 
     return places_of(session, config_ids=[config_id], default_locale=default_locale).get(config_id)
 
 
-def _people(session: Session, ids: list[int]) -> dict[int, Mention]:
-    if not ids:
-        return {}
-    rows = session.exec(
-        select(Member, Workspace.platform)
-        .join(Workspace, col(Workspace.id) == Member.workspace_id)
-        .where(col(Member.id).in_(ids))
-    ).all()
-    return {
-        m.id: Mention(m.id, m.display_name, platform, m.platform_user_id)
-        for m, platform in rows
-        if m.id is not None
-    }
-
-
 def prompt_post(catalog: Catalog, place: Place, *, day: date, late: bool) -> Post:
     t, loc = catalog.text, place.locale
     reply = Reply(
@@ -505,7 +490,7 @@ def reminder_posts(
     session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
 ) -> list[Post]:
     roll = roll_call(session, config=place.config, day=day, now=now)
-    people = _people(session, roll.missing)
+    people = mentions_of(session, roll.missing)
     cutoff = place.config.cutoff.strftime("%H:%M")
     out = []
     for member_id in roll.missing:
@@ -531,7 +516,7 @@ def summary_post(
 ) -> Post:
     t, loc = catalog.text, place.locale
     roll = roll_call(session, config=place.config, day=day, now=now)
-    people = _people(session, roll.answered + roll.missing + roll.away)
+    people = mentions_of(session, roll.answered + roll.missing + roll.away)
     items: list[Rich] = []
     blockers: list[Rich] = []
     buttons: list[Button] = []
@@ -604,7 +589,7 @@ def _accountable_for(session: Session, project: Project, text: str) -> list[Ment
             RaciAssignment.role == Role.A.value,
         )
     ).all()
-    people = _people(session, sorted(set(ids)))
+    people = mentions_of(session, sorted(set(ids)))
     return [people[i] for i in sorted(people)]
 
 
