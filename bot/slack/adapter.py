@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 RENDER_MEMO = 64  # replies whose rendering is kept for a fan-out
+# A fan-out meets many 429s; each is waited out (Retry-After) before giving a post up.
+RATE_LIMIT_RETRIES = 6
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
@@ -192,7 +194,7 @@ class SlackAdapter:
         """chat.postMessage on the shared session with a body built from the rendered part:
         slack-sdk's client costs about three times the CPU per call, which a fan-out to
         thousands of channels feels (bench/README.md, "Standup fan-out"). Waits out a 429's
-        `Retry-After` up to 3 times and retries a refused connection twice, like the client."""
+        `Retry-After` (up to RATE_LIMIT_RETRIES times) and retries a refused connection twice."""
         assert self._session is not None
         body = ('{"channel": ' + json.dumps(channel) + ", " + rest[1:]).encode("utf-8")
         headers = {
@@ -204,7 +206,7 @@ class SlackAdapter:
         while True:
             try:
                 async with self._session.post(url, data=body, headers=headers) as response:
-                    if response.status == 429 and limited < 3:
+                    if response.status == 429 and limited < RATE_LIMIT_RETRIES:
                         limited += 1
                         wait = _retry_after(response.headers.get("Retry-After"))
                         started = time.monotonic()
