@@ -11,8 +11,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from bot.serve import build_web_app, feishu_adapter, slack_adapter
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
 from tests.fake_feishu import FakeFeishu
+from tests.fake_slack import FakeSlack
+from tests.slack_support import SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feishu"
 ENCRYPT_KEY = "test-encrypt-key-for-fixtures"
@@ -195,3 +197,31 @@ def task_card(title: str, template: str, fields: str, buttons: list[dict[str, An
         "header": {"title": {"tag": "plain_text", "content": title}, "template": template},
         "body": {"elements": elements},
     }
+
+
+# -- Slack and Feishu together ------------------------------------------------------------
+
+
+@contextmanager
+def both_fakes(
+    *, slack_users: dict[str, str], feishu_users: dict[str, str]
+) -> Iterator[tuple[FakeSlack, FakeFeishu]]:
+    """A fake Slack Web API and a fake Feishu Open API, each on a free loopback port."""
+    slack = FakeSlack(bot_user_id="UBOT").start()
+    for user, name in slack_users.items():
+        slack.add_user(user, name)
+    feishu = FakeFeishu().start()
+    feishu.users.update(feishu_users)
+    try:
+        yield slack, feishu
+    finally:
+        slack.stop()
+        feishu.stop()
+
+
+def both_settings(db_url: str, slack: FakeSlack, feishu: FakeFeishu, **extra: Any) -> Settings:
+    """Feishu (encrypted callbacks) and Slack (HTTP mode) configured together."""
+    return feishu_settings(
+        db_url, feishu, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url, **extra,
+    )  # fmt: skip

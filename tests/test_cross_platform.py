@@ -16,8 +16,14 @@ import pytest
 from tests.conftest import Clock
 from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
-from tests.feishu_support import FeishuHarness, feishu_settings, message_event, running
-from tests.slack_support import SECRET, Harness
+from tests.feishu_support import (
+    FeishuHarness,
+    both_fakes,
+    both_settings,
+    message_event,
+    running,
+)
+from tests.slack_support import Harness
 
 pytestmark = pytest.mark.anyio
 
@@ -29,13 +35,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
-    slack = FakeSlack(bot_user_id="UBOT").start()
-    slack.add_user("W111", "mei")
-    feishu = FakeFeishu().start()
-    feishu.users["ou_li"] = "李"
-    yield slack, feishu
-    slack.stop()
-    feishu.stop()
+    with both_fakes(slack_users={"W111": "mei"}, feishu_users={"ou_li": "李"}) as pair:
+        yield pair
 
 
 class Both:
@@ -63,10 +64,7 @@ async def both(
     db_url: str, fakes: tuple[FakeSlack, FakeFeishu], clock: Clock
 ) -> AsyncIterator[Both]:
     fake_slack, fake_feishu = fakes
-    settings = feishu_settings(
-        db_url, fake_feishu, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.api_url,
-    )  # fmt: skip
+    settings = both_settings(db_url, fake_slack, fake_feishu)
     async with running(settings, fake_feishu, clock=clock) as harness:
         assert harness.slack is not None
         yield Both(harness, Harness(client=harness.client, fake=fake_slack, slack=harness.slack))

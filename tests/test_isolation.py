@@ -23,12 +23,13 @@ from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
 from tests.feishu_support import (
     FeishuHarness,
+    both_fakes,
+    both_settings,
     card_event,
-    feishu_settings,
     message_event,
     running,
 )
-from tests.slack_support import SECRET, Harness, fixture_json
+from tests.slack_support import Harness, fixture_json
 
 pytestmark = pytest.mark.anyio
 
@@ -45,14 +46,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
-    slack = FakeSlack(bot_user_id="UBOT").start()
-    for user, name in (("W111", "mei"), ("W222", "li"), ("W333", "zoe")):
-        slack.add_user(user, name)
-    feishu = FakeFeishu().start()
-    feishu.users.update({"ou_mei": "美", "ou_li": "李"})
-    yield slack, feishu
-    slack.stop()
-    feishu.stop()
+    with both_fakes(
+        slack_users={"W111": "mei", "W222": "li", "W333": "zoe"},
+        feishu_users={"ou_mei": "美", "ou_li": "李"},
+    ) as pair:
+        yield pair
 
 
 class Tenants:
@@ -119,10 +117,7 @@ async def tenants(
     db_url: str, fakes: tuple[FakeSlack, FakeFeishu], clock: Clock
 ) -> AsyncIterator[Tenants]:
     fake_slack, fake_feishu = fakes
-    settings = feishu_settings(
-        db_url, fake_feishu, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.api_url,
-    )  # fmt: skip
+    settings = both_settings(db_url, fake_slack, fake_feishu)
     async with running(settings, fake_feishu, clock=clock) as harness:
         yield Tenants(harness, fake_slack)
 

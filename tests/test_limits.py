@@ -31,8 +31,8 @@ from tests.chat import snapshot
 from tests.conftest import Clock
 from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
-from tests.feishu_support import feishu_settings, message_event, sealed
-from tests.slack_support import SECRET, sign
+from tests.feishu_support import both_fakes, both_settings, message_event, sealed
+from tests.slack_support import sign
 
 pytestmark = pytest.mark.anyio
 
@@ -47,13 +47,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
-    slack = FakeSlack(bot_user_id="UBOT").start()
-    slack.add_user("W111", "mei")
-    feishu = FakeFeishu().start()
-    feishu.users["ou_mei"] = "美"
-    yield slack, feishu
-    slack.stop()
-    feishu.stop()
+    with both_fakes(slack_users={"W111": "mei"}, feishu_users={"ou_mei": "美"}) as pair:
+        yield pair
 
 
 @dataclass
@@ -67,10 +62,7 @@ async def both(
     db_url: str, fakes: tuple[FakeSlack, FakeFeishu], clock: Clock
 ) -> AsyncIterator[Both]:
     fake_slack, fake_feishu = fakes
-    settings = feishu_settings(
-        db_url, fake_feishu, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
-        slack_api_url=fake_slack.api_url,
-    )  # fmt: skip
+    settings = both_settings(db_url, fake_slack, fake_feishu)
     app = build_app(settings, clock=clock)
     core = Core(app.router)
     hub = Hub()

@@ -35,7 +35,14 @@ from tests.fake_feishu import Failure as FeishuFailure
 from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import Failure as SlackFailure
 from tests.fake_slack import FakeSlack
-from tests.feishu_support import FeishuHarness, card_event, message_event, running, sealed
+from tests.feishu_support import (
+    FeishuHarness,
+    both_fakes,
+    card_event,
+    message_event,
+    running,
+    sealed,
+)
 from tests.slack_support import Harness, fixture_json, sign
 
 pytestmark = pytest.mark.anyio
@@ -131,14 +138,10 @@ def text_of(record: logging.LogRecord) -> str:
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
-    slack = FakeSlack(bot_user_id="UBOT").start()
-    slack.add_user("W111", "mei")
-    slack.add_user("W222", "li")
-    feishu = FakeFeishu().start()
-    feishu.users.update({"ou_mei": "美", "ou_li": "李"})
-    yield slack, feishu
-    slack.stop()
-    feishu.stop()
+    with both_fakes(
+        slack_users={"W111": "mei", "W222": "li"}, feishu_users={"ou_mei": "美", "ou_li": "李"}
+    ) as pair:
+        yield pair
 
 
 def with_password(db_url: str) -> str:
