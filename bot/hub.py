@@ -3,10 +3,34 @@ adapter of the platform they are for, whichever platform the command came from."
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol
 
 from bot.core import Background
 from commands.types import Reply
+
+
+class DeliveryError(Exception):
+    """A message a platform did not take, said without the platform's own exception types.
+
+    `transient`: worth trying again (a 5xx, a time-out, a refused connection, a rate
+    limit); `retry_after`: the seconds the platform asked to wait, when it said.
+    """
+
+    def __init__(
+        self, platform: str, what: str, *, transient: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{platform}: {what}")
+        self.platform = platform
+        self.what = what
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+def delivery_key(*parts: str) -> str:
+    """An idempotency key of at most 40 characters for one message to one place (Feishu's
+    `uuid` takes 50): the same parts always give the same key."""
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 class Adapter(Protocol):
@@ -19,12 +43,19 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     async def send(
-        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+        self,
+        *,
+        channel: str,
+        reply: Reply,
+        ping: bool = False,
+        kind: str = "post",
+        dedupe_key: str | None = None,
     ) -> None:
         """Post a reply into a channel or group; `kind` (mirror, scheduled, dm) is counted
-        in the metrics."""
+        in the metrics. `dedupe_key`, when given, makes a repeated send of the same key a
+        no-op where the platform supports it (Feishu's `uuid`)."""
 
-    async def notify(self, *, user_id: str, reply: Reply) -> None:
+    async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         """Send a reply to one member, one to one."""
 
 
@@ -35,19 +66,25 @@ class Hub:
     def register(self, adapter: Adapter) -> None:
         self.adapters[adapter.name] = adapter
 
-    def deliver(self, reply: Reply, *, background: Background) -> None:
-        """After a command: its DMs, and the announcement in the project's other channels."""
+    def deliver(self, reply: Reply, *, background: Background, origin: str | None = None) -> None:
+        """After a command: its DMs, and the announcement in the project's other channels.
+        `origin` (the delivery's event id) keys each message, so a command that is somehow
+        delivered twice cannot DM or mirror twice where the platform dedupes."""
         for note in reply.notifications:
             adapter = self.adapters.get(note.platform)
             if adapter is not None:
+                key = delivery_key(origin, "dm", note.platform_user_id) if origin else None
                 background.spawn(
-                    adapter.notify(user_id=note.platform_user_id, reply=note.reply),
+                    adapter.notify(user_id=note.platform_user_id, reply=note.reply, dedupe_key=key),
                     what=f"{note.platform} DM",
                 )
         for mirror in reply.mirrors:
             adapter = self.adapters.get(mirror.platform)
             if adapter is not None:
+                key = delivery_key(origin, "mirror", mirror.channel_id) if origin else None
                 background.spawn(
-                    adapter.send(channel=mirror.channel_id, reply=reply, kind="mirror"),
+                    adapter.send(
+                        channel=mirror.channel_id, reply=reply, kind="mirror", dedupe_key=key
+                    ),
                     what=f"{mirror.platform} mirror",
                 )

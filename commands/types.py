@@ -192,6 +192,10 @@ class Post:
     reply: Reply
     channel_id: str = ""
     user_id: str = ""
+    # Set by the clock: a key unique to (schedule, occurrence, target), so a retried send
+    # can never be doubled (Feishu's `uuid`), and the moment retrying stops being useful.
+    key: str = ""
+    until: datetime | None = None
 
     @property
     def target(self) -> str:

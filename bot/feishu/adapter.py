@@ -111,7 +111,13 @@ class FeishuAdapter:
         self.api.close()
 
     async def send(
-        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+        self,
+        *,
+        channel: str,
+        reply: Reply,
+        ping: bool = False,
+        kind: str = "post",
+        dedupe_key: str | None = None,
     ) -> None:
         """A card into a group (or one to one, with an open_id); its picture, if any,
         is uploaded first and shown in the card."""
@@ -120,7 +126,7 @@ class FeishuAdapter:
         await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
                             uuid=None, image_key=image_key, kind=kind)  # fmt: skip
 
-    async def notify(self, *, user_id: str, reply: Reply) -> None:
+    async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         image_key = await self._upload(reply)
         await self._deliver(receive_id=user_id, id_type="open_id", reply=reply, ping=True,
                             uuid=None, image_key=image_key, kind="dm")  # fmt: skip

@@ -161,7 +161,13 @@ class SlackAdapter:
             await self._session.close()
 
     async def send(
-        self, *, channel: str, reply: Reply, ping: bool = False, kind: str = "post"
+        self,
+        *,
+        channel: str,
+        reply: Reply,
+        ping: bool = False,
+        kind: str = "post",
+        dedupe_key: str | None = None,
     ) -> None:
         """Post a reply into a channel (or a DM, with a user id as the channel);
         its picture, if any, follows as a file in the same conversation."""
@@ -573,7 +579,7 @@ class SlackAdapter:
         platform) and the announcement in the project's other channels."""
         self.hub.deliver(reply, background=self.background)
 
-    async def notify(self, *, user_id: str, reply: Reply) -> None:
+    async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         try:
             await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
         except SlackApiError as err:
