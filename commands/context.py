@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from commands.errors import CommandError
 from commands.i18n import Catalog
+from commands.parsing import clean_name
 from commands.types import Inbound, Mention, Rich
 from storage import repo
 from storage.models import ChannelBinding, Member, Project, Task, Workspace
@@ -81,7 +82,7 @@ class Ctx:
                 self.session,
                 workspace=self.workspace,
                 platform_user_id=ref.platform_user_id,
-                display_name=ref.display_name,
+                display_name=clean_name(ref.display_name),
             )
         assert self.workspace.id is not None
         found = repo.find_member_by_name(self.session, workspace_id=self.workspace.id, name=key)

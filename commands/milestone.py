@@ -35,6 +35,7 @@ def add(ctx: Ctx, args: Args) -> Reply:
             "unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due")
         )
     due = parse_date(options["due"], today=ctx.today)
+    repo.lock_project(ctx.session, project_id=ctx.project_id)  # "Beta" and "beta" at once: one
     if repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name) is not None:
         raise CommandError("milestone_exists", name=name)
     milestone = Milestone(project_id=ctx.project_id, name=name, due=due, created_at=ctx.now)
@@ -120,6 +121,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
 
 
 def done(ctx: Ctx, args: Args) -> Reply:
+    repo.lock_project(ctx.session, project_id=ctx.project_id)  # two at once: one announcement
     milestone = milestone_named(ctx, _name(args))
     assert milestone.id is not None
     if milestone.status == MilestoneStatus.DONE.value:

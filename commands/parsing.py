@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from commands.errors import CommandError
+from commands.i18n import strip_markers
 
+# Control characters, and the bidirectional overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069) that would make a title or a name read differently from what it is.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _OPEN_QUOTES = {'"': '"', "“": "”", "「": "」"}
 _SPACE = re.compile(r"\s")
+
+
+def clean_name(name: str) -> str:
+    """A person's name as a platform gave it, without control, bidi or marker characters."""
+    return " ".join(CONTROL.sub(" ", strip_markers(name)).split())
 
 
 def tokenize(text: str) -> list[str]:

@@ -4,8 +4,8 @@
   add retro notes, read anything).
 - TASK_EDIT: a task's status, due date and assignees: its creator, its R and A
   members, and project admins.
-- TASK_CLAIM: taking an unassigned task (no R yet) as its R: anyone; once a
-  task has an R, claiming is a change of assignees and needs TASK_EDIT.
+  (Claiming a task that has no R yet is for anyone: `/task claim` itself refuses a task
+  that has one, naming its R, whoever asks; adding people is `/task assign` or `/raci`.)
 - TASK_RACI: a task's RACI roles: its A, its creator while it has no A, and
   admins.
 - ADMIN: schedules, KPI targets, deletions, links, exports, milestones,
@@ -24,7 +24,6 @@ from storage.models import Task
 class Permission(StrEnum):
     MEMBER = "member"
     TASK_EDIT = "task_edit"
-    TASK_CLAIM = "task_claim"
     TASK_RACI = "task_raci"
     ADMIN = "admin"
 
@@ -46,10 +45,6 @@ def allowed(
     is_creator = task.creator_id == member_id
     if permission is Permission.TASK_EDIT:
         return is_creator or member_id in roles[Role.R.value] or member_id in roles[Role.A.value]
-    if permission is Permission.TASK_CLAIM:
-        return not roles[Role.R.value] or allowed(
-            Permission.TASK_EDIT, member_id=member_id, is_admin=is_admin, task=task, roles=roles
-        )
     if permission is Permission.TASK_RACI:
         accountable = roles[Role.A.value]
         return member_id in accountable or (is_creator and not accountable)

@@ -214,7 +214,9 @@ def fallback(words: list[str]) -> str | None:
 
 
 SPECS = [
-    CommandSpec("raci", "show", show, "/raci <key>", ("/raci T-12",), target=Target.TASK),
+    CommandSpec(
+        "raci", "show", show, "/raci <key>", ("/raci T-12",), target=Target.TASK, reads_only=True
+    ),
     CommandSpec(
         "raci",
         "set",

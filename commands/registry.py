@@ -40,6 +40,8 @@ class CommandSpec:
     permission: Permission = Permission.MEMBER
     target: Target = Target.NONE
     aliases: tuple[str, ...] = ()
+    # Only reads: its task (Target.TASK) is loaded without locking the row.
+    reads_only: bool = False
 
     @property
     def id(self) -> str:

@@ -9,7 +9,7 @@ apology.
 from __future__ import annotations
 
 import logging
-import re
+import random
 import time
 import unicodedata
 from collections.abc import Callable
@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
-from commands.parsing import parse_key, tokenize
+from commands.parsing import CONTROL, clean_name, parse_key, tokenize
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry, Target
 from commands.types import Inbound, Mirror, Reply, Rich, Tone, Visibility
@@ -33,10 +34,16 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+MAX_PEOPLE = 50  # people one command may mention (and so notify)
 UMBRELLA = "teambot"
 UNKNOWN = "unknown"  # the command label of text that names no command
 HELP_WORDS = {"help", "?", "帮助", "h"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A command whose transaction lost a race (a unique key taken by a concurrent command, a
+# deadlock) runs again from the start, seeing what the winner committed; a database
+# locked by another writer is waited for this long in all.
+RACE_ATTEMPTS = 4
+LOCKED_FOR = 30.0
+_RACES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 
 
 class Duplicate(Exception):
@@ -73,9 +80,28 @@ class Defaults:
 
 
 def normalize(text: str) -> str:
-    """NFKC-fold full-width forms (／ＴＡＳＫ, ：) and drop control and marker characters."""
+    """NFKC-fold full-width forms (／ＴＡＳＫ, ：) and drop control, bidi and marker characters."""
     text = unicodedata.normalize("NFKC", strip_markers(text))
-    return _CONTROL.sub(" ", text).strip()
+    return CONTROL.sub(" ", text).strip()
+
+
+def lost_race(err: BaseException) -> bool:
+    """A transaction that failed only because a concurrent one got there first: a unique
+    key it also inserted, a deadlock, a serialization failure. Running it again sees the
+    winner's rows and answers from them."""
+    if isinstance(err, IntegrityError):
+        return True
+    if isinstance(err, DBAPIError):
+        return getattr(err.orig, "sqlstate", None) in _RACES
+    return False
+
+
+def locked(err: BaseException) -> bool:
+    """SQLite's write lock was held by another writer past the busy time-out."""
+    if not isinstance(err, OperationalError):
+        return False
+    text = str(err.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 def pick_locale(*candidates: str | None) -> str:
@@ -113,7 +139,7 @@ class Router:
         started = time.perf_counter()
         trace = _Trace(pick_locale(inbound.user_locale, self.defaults.locale))
         try:
-            reply = self.route(inbound, _trace=trace)
+            reply = self._route_until_settled(inbound, trace, started)
         except Duplicate:
             log.info("duplicate delivery dropped: %s %s", inbound.platform, inbound.event_id)
             trace.command = self.command_id(inbound.text)
@@ -144,6 +170,25 @@ class Router:
             )
         self._observe(inbound, trace, "ok", started)
         return reply
+
+    def _route_until_settled(self, inbound: Inbound, trace: _Trace, started: float) -> Reply:
+        """`route`, run again when its transaction lost a race or met a locked database:
+        nothing of a failed attempt was committed, so the next one starts clean."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.route(inbound, _trace=trace)
+            except (DBAPIError, IntegrityError) as err:
+                if lost_race(err) and attempt < RACE_ATTEMPTS:
+                    log.info("command lost a race (attempt %d): running it again", attempt)
+                    time.sleep(random.uniform(0.001, 0.02) * attempt)
+                    continue
+                if locked(err) and time.perf_counter() - started < LOCKED_FOR:
+                    log.warning("database locked by another writer: waiting on (attempt %d)",
+                                attempt)  # fmt: skip
+                    continue
+                raise
 
     def _observe(self, inbound: Inbound, trace: _Trace, outcome: str, started: float) -> None:
         if self.observer is None:
@@ -180,6 +225,9 @@ class Router:
     def route(self, inbound: Inbound, *, _trace: _Trace | None = None) -> Reply:
         """Run one command; raises `CommandError` with nothing changed."""
         words = self._words(inbound.text)
+        people = {w.casefold() for w in words if w.startswith("@") and len(w) > 1}
+        if len(people) > MAX_PEOPLE:
+            raise CommandError("too_many_people", count=len(people), limit=MAX_PEOPLE)
         with self.db.transaction() as session:
             # The claim commits with the command: a crash rolls it back, so the
             # platform's retry is processed; a redelivery after success is not.
@@ -267,7 +315,7 @@ class Router:
                 session,
                 workspace=workspace,
                 platform_user_id=inbound.user_id,
-                display_name=inbound.user_name,
+                display_name=clean_name(inbound.user_name),
                 timezone=inbound.user_timezone,
                 locale=inbound.user_locale,
             )
@@ -276,7 +324,7 @@ class Router:
         else:
             repo.refresh_member(
                 member,
-                display_name=inbound.user_name,
+                display_name=clean_name(inbound.user_name),
                 timezone=inbound.user_timezone,
                 locale=inbound.user_locale,
             )
@@ -322,7 +370,7 @@ class Router:
             session,
             workspace=workspace,
             platform_user_id=inbound.user_id,
-            display_name=inbound.user_name,
+            display_name=clean_name(inbound.user_name),
             timezone=inbound.user_timezone,
             locale=inbound.user_locale,
         )
@@ -353,7 +401,9 @@ class Router:
             if not rest:
                 raise CommandError("missing_key", command=spec.id)
             number = parse_key(rest[0], prefix=ctx.project.key_prefix)
-            task = repo.find_task(ctx.session, project_id=ctx.project_id, number=number)
+            task = repo.find_task(
+                ctx.session, project_id=ctx.project_id, number=number, lock=not spec.reads_only
+            )
             if task is None:
                 raise CommandError("unknown_task", key=f"{ctx.project.key_prefix}-{number}")
             assert task.id is not None

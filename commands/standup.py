@@ -28,6 +28,7 @@ from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
 from schedules.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
+from storage import repo
 from storage.enums import Role, TaskStatus
 from storage.models import (
     ChannelBinding,
@@ -103,7 +104,7 @@ def has_blocker(text: str) -> bool:
 
 
 def answer(ctx: Ctx, args: Args) -> Reply:
-    config = _config(ctx)
+    config = _config(ctx, lock=bool(args.words))
     tz = ZoneInfo(config.timezone)
     local = ctx.now.astimezone(tz)
     day = local.date()
@@ -176,11 +177,14 @@ def _report_fields(catalog: Catalog, locale: str, report: StandupReport) -> tupl
 # -- configuration ---------------------------------------------------------------------
 
 
-def _config(ctx: Ctx) -> StandupConfig:
+def _config(ctx: Ctx, *, lock: bool = False) -> StandupConfig:
+    """The channel's standup; `lock` holds its row, so one person's answers sent at once
+    (a double submit) queue and merge into one report instead of racing to insert it."""
     assert ctx.binding.id is not None
-    config = ctx.session.exec(
-        select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
-    ).first()
+    query = select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    config = ctx.session.exec(query).first()
     if config is None or not config.enabled:
         raise CommandError("standup_not_configured")
     return config
@@ -371,8 +375,15 @@ def blocker_task(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("standup_unknown_report")
     if not has_blocker(report.blockers):
         raise CommandError("standup_unknown_report")
+    assert report.id is not None
+    # One task per blocker, however often (or by however many people at once) the button
+    # is pressed: presses queue on the project's row and the later ones find the task.
+    repo.lock_project(ctx.session, project_id=ctx.project_id)
+    made = repo.task_from_report(ctx.session, project_id=ctx.project_id, report_id=report.id)
+    if made is not None:
+        raise CommandError("standup_blocker_task", key=f"{ctx.project.key_prefix}-{made}")
     title = report.blockers.strip()[:200]
-    task = create_task(ctx, title=title, r=[report.member_id], source="standup")
+    task = create_task(ctx, title=title, r=[report.member_id], source="standup", report=report.id)
     return created_reply(ctx, task, responsible=[report.member_id])
 
 

@@ -245,10 +245,19 @@ def _the_task(ctx: Ctx) -> Task:
     return ctx.task
 
 
+def _already(ctx: Ctx, task: Task) -> CommandError:
+    """The task is in the state asked for: say so, and who put it there (a double click,
+    or two people pressing Done at once: the one who came second is told the first)."""
+    assert task.id is not None
+    actor = repo.status_setter(ctx.session, task_id=task.id, status=task.status)
+    by = ctx.person(actor) if actor is not None and actor != ctx.member_id else None
+    return CommandError("already", key=ctx.task_key(task), status=task.status, by=by)
+
+
 def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None:
     """Move the task to `status` and audit the move; the same status twice is an error."""
     if task.status == status.value:
-        raise CommandError("already", key=ctx.task_key(task), status=status.value)
+        raise _already(ctx, task)
     old = task.status
     task.status = status.value
     _touch(ctx, task)
@@ -302,7 +311,7 @@ def block(ctx: Ctx, args: Args) -> Reply:
     if len(reason) > 500:
         raise CommandError("title_too_long", limit=500)
     if task.status == TaskStatus.DONE.value:
-        raise CommandError("already", key=ctx.task_key(task), status=task.status)
+        raise _already(ctx, task)
     _set_status(ctx, task, TaskStatus.BLOCKED, reason=reason)
     task.blocked_reason = reason
     task.blocked_at = ctx.now
@@ -344,15 +353,23 @@ def assign(ctx: Ctx, args: Args) -> Reply:
 
 
 def claim(ctx: Ctx, args: Args) -> Reply:
+    """Take a task nobody is R on. The task's row is locked (the router), so of people
+    claiming at once the first wins and the others are told who has it."""
     task = _the_task(ctx)
     assert task.id is not None
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
     if task.status == TaskStatus.DONE.value:
-        raise CommandError("already", key=ctx.task_key(task), status=task.status)
-    added = repo.add_to_role(
-        ctx.session, task_id=task.id, role=Role.R.value, member_ids=[ctx.member_id]
-    )
-    if not added:
+        raise _already(ctx, task)
+    holders = _roles(ctx, task)[Role.R.value]
+    if ctx.member_id in holders:
         raise CommandError("already_r", key=ctx.task_key(task))
+    if holders:
+        people = ctx.people(holders)
+        raise CommandError(
+            "claimed_by", key=ctx.task_key(task), who=join_people(people[m] for m in holders)
+        )
+    repo.add_to_role(ctx.session, task_id=task.id, role=Role.R.value, member_ids=[ctx.member_id])
     _touch(ctx, task)
     repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="claim", at=ctx.now)
     return task_card(ctx, task, "task.claimed", tone=Tone.INFO)
@@ -416,6 +433,7 @@ def _on_task(
     example: str,
     *aliases: str,
     permission: Permission = Permission.TASK_EDIT,
+    reads_only: bool = False,
 ) -> CommandSpec:
     """A command whose first word is a task key."""
     return CommandSpec(
@@ -427,6 +445,7 @@ def _on_task(
         permission=permission,
         target=Target.TASK,
         aliases=aliases,
+        reads_only=reads_only,
     )
 
 
@@ -459,6 +478,7 @@ SPECS = [
         "查看",
         "详情",
         permission=Permission.MEMBER,
+        reads_only=True,
     ),
     _on_task("start", start, "/task start <key>", "/task start T-12", "开始"),
     _on_task("done", done, "/task done <key>", "/task done T-12", "finish", "close", "完成"),
@@ -480,7 +500,7 @@ SPECS = [
         "/task claim <key>",
         "/task claim T-12",
         "认领",
-        permission=Permission.TASK_CLAIM,
+        permission=Permission.MEMBER,
     ),
     _on_task("due", due, "/task due <key> <date|none>", "/task due T-12 2026-12-01", "截止"),
     _on_task(

@@ -97,18 +97,24 @@ def admin(ctx: Ctx, args: Args) -> Reply:
     people, rest = take_people(ctx, words[1:])
     if action not in ("add", "remove", "rm", "添加", "移除") or rest or not people:
         raise CommandError("bad_admin")
+    # Changes of the admin list queue on the project's row and read the list afresh: two
+    # admins removing each other at once leave one admin, never none.
+    repo.lock_project(ctx.session, project_id=ctx.project_id)
+    current = repo.admin_ids(ctx.session, project_id=ctx.project_id)
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.member_id in current)
     changed = []
     for member in people:
         assert member.id is not None
         if action in ("add", "添加"):
             if repo.add_admin(ctx.session, project_id=ctx.project_id, member_id=member.id):
                 changed.append(member.id)
-        else:
-            remaining = repo.admin_ids(ctx.session, project_id=ctx.project_id) - {member.id}
-            if not remaining:
+                current.add(member.id)
+        elif member.id in current:
+            if not current - {member.id}:
                 raise CommandError("last_admin")
-            if repo.remove_admin(ctx.session, project_id=ctx.project_id, member_id=member.id):
-                changed.append(member.id)
+            repo.remove_admin(ctx.session, project_id=ctx.project_id, member_id=member.id)
+            changed.append(member.id)
+            current.discard(member.id)
     if not changed:
         raise CommandError("admin_unchanged")
     names = ctx.people(changed)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from storage.enums import PRIORITY_ORDER, Role, TaskStatus
 from storage.models import (
     ChannelBinding,
+    KpiTarget,
     LinkCode,
     Member,
     Milestone,
@@ -31,6 +32,7 @@ from storage.models import (
     Retro,
     RetroNote,
     RetroVote,
+    StandupAway,
     Task,
     TaskComment,
     TaskEvent,
@@ -327,19 +329,26 @@ def _task_insert() -> Any:
     return insert(table).returning(table.c.id)
 
 
-def find_task(session: Session, *, project_id: int, number: int) -> Task | None:
+def find_task(session: Session, *, project_id: int, number: int, lock: bool = False) -> Task | None:
+    """A live task by number; `lock` holds its row until the transaction ends, so commands
+    changing one task queue and each sees what the one before it committed (PostgreSQL;
+    SQLite runs one writer at a time anyway)."""
     params = {"project_id": project_id, "number": number}
-    task: Task | None = session.exec(_find_task_query(), params=params).first()
+    task: Task | None = session.exec(_find_task_query(lock), params=params).first()
     return task
 
 
 @cache
-def _find_task_query() -> Any:
-    return select(Task).where(
+def _find_task_query(lock: bool) -> Any:
+    query = select(Task).where(
         col(Task.project_id) == bindparam("project_id"),
         col(Task.number) == bindparam("number"),
         col(Task.deleted_at).is_(None),
     )
+    if not lock:
+        return query
+    # The locked row's values win over a copy the session may hold already.
+    return query.with_for_update(of=Task).execution_options(populate_existing=True)
 
 
 def record_event(
@@ -355,6 +364,19 @@ def record_event(
 @cache
 def _event_insert() -> Any:
     return insert(_table(TaskEvent))
+
+
+def status_setter(session: Session, *, task_id: int, status: str) -> int | None:
+    """Who moved the task to `status` last (its latest status change, if it was that one)."""
+    row = session.exec(
+        select(TaskEvent.actor_id, TaskEvent.data)
+        .where(TaskEvent.task_id == task_id, TaskEvent.kind == "status")
+        .order_by(col(TaskEvent.id).desc())
+        .limit(1)
+    ).first()
+    if row is None or not isinstance(row[1], dict) or row[1].get("new") != status:
+        return None
+    return row[0]
 
 
 def list_tasks(
@@ -686,14 +708,34 @@ def use_link_code(session: Session, *, code_id: int, at: datetime) -> bool:
     return result.first() is not None
 
 
-def project_work(session: Session, *, project_id: int) -> tuple[int, int]:
-    """(tasks, milestones) of a project; deleted tasks count, their rows are kept."""
-    tasks = select(func.count()).select_from(Task).where(Task.project_id == project_id)
-    milestones = (
-        select(func.count()).select_from(Milestone).where(Milestone.project_id == project_id)
-    )
-    row = session.execute(select(tasks.scalar_subquery(), milestones.scalar_subquery())).one()
-    return int(row[0]), int(row[1])
+def project_work(session: Session, *, project_id: int) -> tuple[int, int, int]:
+    """(tasks, milestones, other records: retros, KPI targets, leave) of a project; deleted
+    tasks count, their rows are kept. Admins and link codes are not work."""
+
+    def count(model: Any) -> Any:
+        return (
+            select(func.count())
+            .select_from(model)
+            .where(model.project_id == project_id)
+            .scalar_subquery()
+        )
+
+    row = session.execute(
+        sa_select(count(Task), count(Milestone), count(Retro), count(KpiTarget), count(StandupAway))
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]) + int(row[3]) + int(row[4])
+
+
+def lock_binding(session: Session, *, binding: ChannelBinding) -> ChannelBinding:
+    """Hold the channel's binding row until the transaction ends and read its project
+    afresh: two links of one channel at once queue, the second sees the first's result."""
+    locked: ChannelBinding = session.exec(
+        select(ChannelBinding)
+        .where(col(ChannelBinding.id) == binding.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return locked
 
 
 def other_channels(
@@ -768,6 +810,22 @@ def lock_project(session: Session, *, project_id: int) -> None:
     """Hold the project's row until the transaction ends, so checks-then-inserts of one
     project queue (PostgreSQL; SQLite runs one writer at a time anyway)."""
     session.exec(select(Project.id).where(col(Project.id) == project_id).with_for_update()).one()
+
+
+def task_from_report(session: Session, *, project_id: int, report_id: int) -> int | None:
+    """The number of the task a standup report's blocker was made into, if it was."""
+    made = (
+        select(Task.number)
+        .join(TaskEvent, col(TaskEvent.task_id) == col(Task.id))
+        .where(
+            col(Task.project_id) == project_id,
+            col(TaskEvent.kind) == "created",
+            TaskEvent.data["report"].as_integer() == report_id,
+        )
+        .limit(1)
+    )
+    found = session.exec(made).first()
+    return int(found) if found is not None else None
 
 
 def find_retro(

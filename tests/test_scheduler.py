@@ -211,6 +211,8 @@ async def test_reminders_go_to_the_missing_one_to_one_and_the_summary_at_the_cut
     [button] = reply.buttons
     made = chat.say("wang", button.command)
     assert made.title.plain() == "Created T-2: waiting on T-1 review"
+    again = chat.say("mei", button.command)  # pressed again, or by someone else: one task
+    assert again.title.plain() == "That blocker is a task already: T-2. Nothing was changed."
     with Session(db.engine) as session:
         task = session.exec(select(Task).where(Task.number == 2)).one()
         roles = session.exec(select(RaciAssignment).where(RaciAssignment.task_id == task.id)).all()
