@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from commands.common import join_people
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.permissions import Permission, authorize
@@ -89,20 +90,37 @@ def _use(ctx: Ctx, row: LinkCode) -> None:
 
 
 def _link_channel(ctx: Ctx, typed: str) -> Reply:
+    """Bind this channel to the code's project. The channel's own project must consent: only
+    its admins may move it (a channel's first command makes its author admin, so a channel
+    nobody used before is free to link), and it must hold nothing a link would leave behind.
+    The channel's binding and project are locked first, so links racing for one channel
+    queue; a refusal changes nothing and keeps the code."""
     row = _valid_code(ctx, typed, LinkKind.CHANNEL)
     assert row.project_id is not None
+    ctx.binding = repo.lock_binding(ctx.session, binding=ctx.binding)
     target = ctx.session.get_one(Project, row.project_id)
     if target.id == ctx.binding.project_id:
         raise CommandError("link_same_project", project=target.name)
-    old = ctx.project
-    tasks, milestones = repo.project_work(ctx.session, project_id=ctx.project_id)
-    if tasks or milestones:
-        raise CommandError("link_has_work", project=old.name, tasks=tasks, milestones=milestones)
-    _use(ctx, row)
+    old = ctx.session.get_one(Project, ctx.binding.project_id)
     assert target.id is not None and old.id is not None
+    repo.lock_project(ctx.session, project_id=old.id)
+    admins = sorted(repo.admin_ids(ctx.session, project_id=old.id))
+    if ctx.member_id not in admins:
+        names = ctx.people(admins)
+        raise CommandError(
+            "link_needs_admin",
+            project=old.name,
+            admins=join_people(names[m] for m in admins if m in names),
+        )
+    tasks, milestones, other = repo.project_work(ctx.session, project_id=old.id)
+    if tasks or milestones or other:
+        raise CommandError(
+            "link_has_work", project=old.name, tasks=tasks, milestones=milestones, other=other
+        )
+    _use(ctx, row)
     repo.rebind_channel(ctx.session, binding=ctx.binding, project_id=target.id)
-    # The project this channel had (usually made by its first command a moment
-    # ago) holds no work; without another channel it is left to nobody.
+    # The project this channel had holds no work (checked above); without another
+    # channel it is left to nobody, so it goes, with its admins and codes.
     if repo.binding_count(ctx.session, project_id=old.id) == 0:
         repo.delete_project(ctx.session, project_id=old.id)
     repo.add_admin(ctx.session, project_id=target.id, member_id=ctx.member_id)

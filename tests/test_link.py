@@ -276,6 +276,55 @@ def test_a_channel_whose_project_has_work_is_not_linked(
     assert snapshot(db) == before
 
 
+def test_linking_a_used_channel_needs_its_admins_consent(
+    slack: Side, feishu: Side, db: Database
+) -> None:
+    """A member redeeming her own project's code in the team's group (used by others, no
+    tasks yet) is refused with the group's admins named: the group keeps its project, its
+    admins keep it, and the code stays unused."""
+    feishu.say("li", "teambot help")  # li's group: she is its first user, so its admin
+    feishu.say("wang", "teambot admin")  # a member
+    rogue = Side(slack.chat, "C999")
+    code = issue(rogue, "zoe")  # zoe's own channel and project
+    before = snapshot(db)
+    assert _error(feishu.say("wang", f"teambot link {code}")) == (
+        "This channel belongs to project “oc_222” already, and only its admins can link it "
+        "elsewhere: ask @li. Nothing was changed."
+    )
+    assert snapshot(db) == before
+    assert feishu.say("li", f"teambot link {code}").tone is Tone.SUCCESS  # its admin may
+
+
+def test_a_channel_nobody_used_is_free_to_link(slack: Side, feishu: Side, db: Database) -> None:
+    """The code's first use in a new group binds it (its first command makes the redeemer
+    its admin), and the group's empty project is gone."""
+    reply = feishu.say("wang", f"teambot link {issue(slack)}")
+    assert reply.tone is Tone.SUCCESS, reply.text()
+    with Session(db.engine) as session:
+        assert [p.name for p in session.exec(select(Project)).all()] == ["C111"]
+
+
+@pytest.mark.parametrize(
+    "setup",
+    ["retro start Kickoff", "kpi target bugfix>=90%", "standup away 2026-12-24"],
+)
+def test_a_project_with_other_records_is_refused_not_broken(
+    slack: Side, feishu: Side, db: Database, setup: str
+) -> None:
+    """A group whose project holds no task but a retro, a KPI target or someone's leave is
+    refused by name (the link never deletes data, and a foreign key never answers)."""
+    assert feishu.say("li", setup).tone is not Tone.ERROR
+    code = issue(slack)
+    before = snapshot(db)
+    assert _error(feishu.say("li", f"teambot link {code}")) == (
+        "This channel's project “oc_222” has 0 task(s), 0 milestone(s) and 1 other record(s) "
+        "(retros, KPI targets, leave) of its own, which linking would leave behind. Nothing "
+        "was changed: link the other way round, with /teambot link here and the code in the "
+        "other channel."
+    )
+    assert snapshot(db) == before
+
+
 def test_a_channel_already_in_the_project_is_not_linked_again(
     linked: tuple[Side, Side], db: Database
 ) -> None:
