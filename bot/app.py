@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.logs import guard_payload_loggers
 from bot.settings import Settings
 from commands.i18n import Catalog
 from commands.router import Defaults, Router
@@ -27,6 +28,7 @@ class App:
 
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> App:
     """Open the database, bring its schema up to date, and build the router."""
+    guard_payload_loggers()
     db = Database(settings.database_url)
     upgrade(db)
     router = Router(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -40,9 +41,51 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+# A link code (commands/link.py: 8 of 23456789ABCDEFGHJKLMNPQRSTUVWXYZ) as teambot shows
+# it, and as a person may type it after "link" or "link me": any case, a dash, URL-encoded
+# spaces in a form body.
+_ISSUED = re.compile(r"\b[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\b")
+_TYPED = re.compile(
+    r"(?i)(\blink(?:\s|\+|%20)+(?:me(?:\s|\+|%20)+)?)[2-9a-hj-np-z]{4}-?[2-9a-hj-np-z]{4}\b"
+)
+# Loggers that write whole payloads at DEBUG: bolt and Socket Mode (through the adapter's
+# logger), lark-oapi's long connection, SQLAlchemy's rows (its parameters are hidden).
+PAYLOAD_LOGGERS = (
+    "bot.slack.adapter",
+    "slack_bolt",
+    "slack_sdk",
+    "Lark",
+    "sqlalchemy.engine.Engine",
+)
+
+
+def redact_link_codes(text: str) -> str:
+    return _ISSUED.sub("[code]", _TYPED.sub(r"\1[code]", text))
+
+
+class LinkCodeFilter(logging.Filter):
+    """Link codes are keys to a project: a record that holds one is rewritten without it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_link_codes(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def guard_payload_loggers() -> None:
+    """Put the link-code filter on the loggers that log payloads (once each)."""
+    for name in PAYLOAD_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, LinkCodeFilter) for f in logger.filters):
+            logger.addFilter(LinkCodeFilter())
+
+
 def configure(log_format: str, *, level: int = logging.WARNING) -> None:
     """The root logger's one handler, on stderr, in the format asked for."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(LinkCodeFilter())  # whatever logger a record comes from
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:

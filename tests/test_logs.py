@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.logs import JsonFormatter
+from bot.logs import JsonFormatter, LinkCodeFilter
 from commands.context import Ctx
 from commands.i18n import Catalog
 from commands.registry import Args, CommandSpec, Group, Registry
@@ -113,3 +113,23 @@ def test_a_crash_is_one_json_line_with_its_context_and_traceback(
     assert record["message"] == "command failed: event=Ev9 platform=console channel=发布"
     assert record["exception"].startswith("Traceback (most recent call last):")
     assert record["exception"].endswith("RuntimeError: secret internals")
+
+
+def test_a_log_line_never_shows_a_link_code() -> None:
+    """teambot's handler rewrites link codes out of any record: as issued, and as typed
+    after "link" or "link me" (any case, a dash, a form body's + for spaces)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(LinkCodeFilter())
+    logger = logging.getLogger("tests.link_codes")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("text=teambot+link+k7qm-2xpb from %s", "Zoe")
+        logger.warning("code %s issued", "K7QM2XPB")
+        logger.warning("link me k7qm2xpb; standups stay")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (
+        "text=teambot+link+[code] from Zoe\ncode [code] issued\nlink me [code]; standups stay\n"
+    )

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -329,3 +330,36 @@ async def test_a_refused_tenant_token_is_logged_without_the_app_secret(
     ours_said = [r.getMessage() for r in log.records if r.name == "bot.feishu.adapter"]
     assert "Feishu bot info failed (code 10014): group messages will be ignored" in ours_said
     assert leaks(log.records) == []
+
+
+LINK_CODE = re.compile(r"\b[2-9A-HJ-NP-Z]{4}-?[2-9A-HJ-NP-Z]{4}\b")
+
+
+async def test_link_codes_never_reach_the_log(
+    session: tuple[FeishuHarness, Harness, Everything],
+) -> None:
+    """A channel code and a personal code, issued on Slack and redeemed on Feishu (and a
+    wrong one typed), with every logger at DEBUG: no record holds a code, whatever its case
+    or dashes."""
+    feishu, slack, log = session
+    issued = await slack.slash("/teambot", "link", secret=SIGNING_SECRET)
+    channel_code = LINK_CODE.search(issued.json()["text"])
+    assert channel_code is not None
+    mine = await slack.slash("/teambot", "link me", secret=SIGNING_SECRET)
+    person_code = LINK_CODE.search(mine.json()["text"])
+    assert person_code is not None
+    codes = [channel_code.group(0), person_code.group(0), "ZZZZ9999"]
+    typed = codes[0][:4].lower() + "-" + codes[0][4:].lower()
+    await feishu.callback(ours(message_event(f"teambot link {typed}")), key=ENCRYPT_KEY)
+    await feishu.callback(ours(message_event(f"teambot link me {codes[1]}")), key=ENCRYPT_KEY)
+    await feishu.callback(ours(message_event(f"teambot link {codes[2]}")), key=ENCRYPT_KEY)
+    await feishu.settle()
+    assert [m for m in feishu.fake.sent() if "linked" in json.dumps(m, ensure_ascii=False)]
+    forms = {f(c) for c in codes for f in (str, str.lower, lambda c: f"{c[:4]}-{c[4:]}")}
+    found = [
+        (record.name, form, text_of(record)[:300])
+        for record in log.records
+        for form in forms
+        if form in text_of(record) or form.lower() in text_of(record).lower()
+    ]
+    assert found == []
