@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -11,10 +12,13 @@ from sqlmodel import Session
 
 from commands.context import Ctx
 from commands.errors import CommandError
+from commands.parsing import MAX_PEOPLE
 from commands.types import Button, Lit, Mention, Notification, Reply, Rich, Span
 from storage import repo
 from storage.enums import Priority, Role, TaskKind, TaskStatus
 from storage.models import Member, Milestone, Task
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 
@@ -173,10 +177,15 @@ def task_buttons(ctx: Ctx, task: Task, *, has_r: bool) -> tuple[Button, ...]:
 def notices(
     ctx: Ctx, recipients: Iterable[tuple[int, str]], build: NoticeBuilder
 ) -> tuple[Notification, ...]:
-    """One notification per member (the first reason wins), never to the actor."""
+    """One notification per member (the first reason wins), never to the actor; at most
+    MAX_PEOPLE of them (a command names at most that many, but a block tells a task's C and
+    I people together): the rest read the change in the channel."""
     chosen: dict[int, str] = {}
     for member_id, reason in recipients:
         if member_id != ctx.member_id and member_id not in chosen:
+            if len(chosen) == MAX_PEOPLE:
+                log.info("notifications capped at %d for one command", MAX_PEOPLE)
+                break
             chosen[member_id] = reason
     people = ctx.people(chosen)
     out = []

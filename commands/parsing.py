@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from commands.errors import CommandError
 from commands.i18n import strip_markers
 
+MAX_PEOPLE = 50  # people one command may name, and DM
 # Control characters, and the bidirectional overrides and isolates (U+202A-U+202E,
 # U+2066-U+2069) that would make a title or a name read differently from what it is.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")

@@ -23,7 +23,7 @@ from sqlmodel import Session
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
-from commands.parsing import CONTROL, clean_name, parse_key, tokenize
+from commands.parsing import CONTROL, MAX_PEOPLE, clean_name, parse_key, tokenize
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry, Target
 from commands.types import Inbound, Mirror, Reply, Rich, Tone, Visibility
@@ -34,7 +34,6 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
-MAX_PEOPLE = 50  # people one command may mention (and so notify)
 UMBRELLA = "teambot"
 UNKNOWN = "unknown"  # the command label of text that names no command
 HELP_WORDS = {"help", "?", "帮助", "h"}

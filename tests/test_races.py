@@ -63,3 +63,16 @@ def test_a_command_naming_too_many_people_is_refused(chat: Chat, db: Database) -
         "That names 51 people; one command can name at most 50. Nothing was changed."
     )
     assert snapshot(db) == before
+
+
+def test_one_command_dms_at_most_fifty_people(chat: Chat, db: Database) -> None:
+    """A block tells the task's C and I people: with 40 of each, 50 get a DM, not 80."""
+    names = [f"p{n}" for n in range(80)]
+    for name in names:
+        chat.say(name, "teambot help")  # each is a known member of the workspace
+    chat.say("mei", "task add Busy task")
+    chat.say("mei", "raci T-1 C " + " ".join(f"@{n}" for n in names[:40]))
+    chat.say("mei", "raci T-1 I " + " ".join(f"@{n}" for n in names[40:]))
+    reply = chat.say("mei", "task block T-1 waiting")
+    assert reply.tone is Tone.WARNING
+    assert len(reply.notifications) == MAX_PEOPLE
