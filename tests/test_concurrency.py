@@ -210,6 +210,32 @@ def test_two_people_setting_different_as_at_once(
 # -- the project's admins ------------------------------------------------------------------
 
 
+def test_a_new_channels_first_commands_at_once_make_one_project(
+    cluster: Cluster, db: Database, channel: str
+) -> None:
+    """Ten people's first commands in a channel nobody used, at the same moment: one
+    project with one admin (whoever came first), every command answered, ten tasks."""
+    answers = cluster.at_once(
+        [
+            (lambda u=u: cluster.slash(u, channel, "/task", f"add first from {u}"))
+            for u in PEOPLE[:10]
+        ]
+    )
+    assert all(a.status == 200 and a.text.startswith("Created T-") for a in answers)
+    with Session(db.engine) as session:
+        projects = session.exec(
+            select(ChannelBinding.project_id).where(ChannelBinding.channel_id == channel)
+        ).all()
+        assert len(projects) == 1
+        admins = session.exec(
+            select(ProjectAdmin.member_id).where(ProjectAdmin.project_id == projects[0])
+        ).all()
+        numbers = session.exec(select(Task.number).where(Task.project_id == projects[0])).all()
+    assert len(admins) == 1
+    assert sorted(numbers) == list(range(1, 11))
+    assert_no_apology(cluster, answers)
+
+
 def test_two_admins_removing_each_other_at_once_leave_one(
     cluster: Cluster, db: Database, channel: str
 ) -> None:
