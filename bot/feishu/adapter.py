@@ -135,8 +135,8 @@ class FeishuAdapter:
         if self._tenant_task is not None:
             self._tenant_task.cancel()
         await self.background.drain()
-        if self._lookups:
-            await asyncio.wait(list(self._lookups.values()))
+        for lookup in list(self._lookups.values()):
+            lookup.cancel()  # nobody waits for a name any more
         self.api.close()
 
     async def send(

@@ -121,7 +121,7 @@ class FeishuApi:
         self._lookup_client = client(LOOKUP_TIMEOUT)
 
     def close(self) -> None:
-        self.lookups.shutdown(wait=True)
+        self.lookups.shutdown(wait=True, cancel_futures=True)  # names nobody waits for
         self.executor.shutdown(wait=True)
 
     # -- one request, and its attempts ------------------------------------------------------
