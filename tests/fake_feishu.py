@@ -1,18 +1,35 @@
 """A fake Feishu Open API on a free loopback port (token, bot info, contacts, messages,
-image uploads).
+image uploads, card updates, the tenant query).
 
 Like tests/fake_slack.py: an aiohttp server in its own thread that records every
 call and can be told to fail the next call of a path (e.g. 429 with
-x-ogw-ratelimit-reset, or a Feishu error code). Multipart bodies (image uploads)
-are recorded as {field name: bytes}; `images` lists the uploads answered, each
-with the image_key handed out.
+x-ogw-ratelimit-reset, or a Feishu error code), to answer it with a gateway's HTML
+page (`html_failure`), or to hang it for some seconds (`hang`). Multipart bodies
+(image uploads) are recorded as {field name: bytes}; `images` lists the uploads
+answered, each with the image_key handed out.
+
+The messages it holds (`messages`) follow the open platform's rules, as the pages
+for message create, card update and ephemeral cards state them:
+- create: `uuid` at most 50 characters (else 99992402, field validation, HTTP 400);
+  the same uuid within an hour answers the first message and sends nothing new;
+  a card or rich-text body over 30 KB is 230025.
+- update (`PATCH /open-apis/im/v1/messages/:message_id`): only a card this app sent
+  and everyone sees (not an ephemeral one), with `"update_multi": true` in its config
+  before and after, within 14 days of sending (else 230031), at most 5 updates a
+  second per message (else 230020), 30 KB at most (230025). Other refusals answer
+  230001 (invalid request parameter), all with HTTP 400.
+- tenant query (`GET /open-apis/tenant/v2/tenant/query`): needs the permission
+  `tenant:tenant:readonly`; without it (`tenant_key` None, the default) 99991672.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -21,6 +38,20 @@ from tests.fake_server import ThreadedServer
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000000"
 IMAGES = "/open-apis/im/v1/images"
+MESSAGES = "/open-apis/im/v1/messages"
+EPHEMERAL = "/open-apis/ephemeral/v1/send"
+TENANT = "/open-apis/tenant/v2/tenant/query"
+UUID_MAX = 50
+UUID_WINDOW = 3600.0
+CARD_MAX_BYTES = 30 * 1024
+TEXT_MAX_BYTES = 150 * 1024
+UPDATE_WINDOW = 14 * 86400.0
+UPDATES_PER_SECOND = 5
+# What a gateway in front of the Open API answers when the service behind it is down.
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status}</h1></center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 @dataclass
@@ -37,6 +68,33 @@ class Failure:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    text: str | None = None  # a body that is not JSON (sent as text/html), instead of `body`
+
+
+def html_failure(status: int = 502) -> Failure:
+    """A gateway's HTML error page instead of the Open API's JSON."""
+    return Failure(
+        status, {}, text=GATEWAY_PAGE.format(status=f"{status} {HTTPStatus(status).phrase}")
+    )
+
+
+def chat_rate_limited() -> Failure:
+    """Feishu's limit of 5 messages a second to one chat or person: HTTP 400, code 230020."""
+    return Failure(400, {"code": 230020, "msg": "This operation triggers the frequency limit."})
+
+
+@dataclass
+class Message:
+    """A message the fake holds: what was created, and when it was sent and updated."""
+
+    message_id: str
+    msg_type: str
+    receive_id: str
+    content: Any  # decoded JSON
+    uuid: str | None
+    sent_at: float  # time.time()
+    ephemeral: bool = False
+    updated_at: list[float] = field(default_factory=list)
 
 
 class FakeFeishu(ThreadedServer):
@@ -49,6 +107,11 @@ class FakeFeishu(ThreadedServer):
         self.failures: dict[str, list[Failure]] = {}
         self.images: list[dict[str, Any]] = []  # image_type, image (bytes), image_key
         self._ids = itertools.count(1)
+        self.messages: dict[str, Message] = {}
+        self._uuids: dict[str, str] = {}  # uuid -> message_id of the message it sent
+        self.hangs: dict[str, list[float]] = {}
+        self.tenant_key: str | None = None  # set: the app may read its tenant
+        self.tenant_name = "teambot tests"
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
@@ -77,12 +140,15 @@ class FakeFeishu(ThreadedServer):
         self.calls.append(
             Call(request.method, path, dict(request.query), body, dict(request.headers))
         )
+        await self._held(path)
         pending = self.failures.get(path)
         if pending:
-            failure = pending.pop(0)
-            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+            return self._failure(pending.pop(0))
         if path == IMAGES and request.method == "POST":
             return web.json_response(self._image(body))
+        routed = self._route(request.method, path, body)
+        if routed is not None:
+            return routed
         return web.json_response(self._answer(path))
 
     @staticmethod
@@ -119,3 +185,141 @@ class FakeFeishu(ThreadedServer):
         if path in ("/open-apis/im/v1/messages", "/open-apis/ephemeral/v1/send"):
             return {"code": 0, "msg": "ok", "data": {"message_id": f"om_sent{next(self._ids)}"}}
         return {"code": 404, "msg": f"unknown path {path}"}
+
+    # -- slow paths, gateway pages ------------------------------------------------------
+
+    def hang(self, path: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `path` are answered only after `seconds`."""
+        self.hangs.setdefault(path, []).extend([seconds] * times)
+
+    async def _held(self, path: str) -> None:
+        pending = self.hangs.get(path)
+        if pending:
+            await asyncio.sleep(pending.pop(0))
+
+    @staticmethod
+    def _failure(failure: Failure) -> web.Response:
+        if failure.text is not None:
+            return web.Response(text=failure.text, status=failure.status,
+                                headers=failure.headers, content_type="text/html")  # fmt: skip
+        return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+
+    # -- messages, card updates, the tenant -------------------------------------------
+
+    def delivered(self, receive_id: str | None = None) -> list[Message]:
+        """The messages that exist (a repeated uuid adds none), in the order they were sent."""
+        return [
+            m
+            for m in self.messages.values()
+            if not m.ephemeral and (receive_id is None or m.receive_id == receive_id)
+        ]
+
+    def updates(self) -> list[tuple[str, Any]]:
+        """(message_id, decoded card) of every update request, answered or refused."""
+        return [
+            (c.path.rsplit("/", 1)[1], _decoded(c.body))
+            for c in self.calls
+            if c.method == "PATCH" and c.path.startswith(MESSAGES + "/")
+        ]
+
+    def age(self, message_id: str, *, days: float) -> None:
+        """Make a message `days` older than it is (the 14-day update window)."""
+        self.messages[message_id].sent_at -= days * 86400
+
+    def _route(self, method: str, path: str, body: Any) -> web.Response | None:
+        if method == "POST" and path == MESSAGES:
+            return self._create(body)
+        if method == "POST" and path == EPHEMERAL:
+            return self._ephemeral(body)
+        if method == "PATCH" and path.startswith(MESSAGES + "/"):
+            return self._update(path.rsplit("/", 1)[1], body)
+        if method == "GET" and path == TENANT:
+            return self._tenant()
+        return None
+
+    def _create(self, body: Any) -> web.Response:
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("receive_id", "msg_type", "content")
+        ):
+            return _refused(99992402, "field validation failed")
+        uuid = body.get("uuid")
+        if uuid is not None and (not isinstance(uuid, str) or len(uuid) > UUID_MAX):
+            return _refused(99992402, "field validation failed")
+        limit = TEXT_MAX_BYTES if body["msg_type"] == "text" else CARD_MAX_BYTES
+        if len(body["content"].encode()) > limit:
+            return _refused(230025, "The length of the message content reaches its limit.")
+        try:
+            content = json.loads(body["content"])
+        except ValueError:
+            return _refused(230001, "Your request contains an invalid request parameter.")
+        now = time.time()
+        first = self.messages.get(self._uuids.get(uuid or "", ""))
+        if first is not None and now - first.sent_at < UUID_WINDOW:
+            return _ok({"message_id": first.message_id})
+        message = Message(f"om_sent{next(self._ids)}", body["msg_type"], body["receive_id"],
+                          content, uuid, now)  # fmt: skip
+        self.messages[message.message_id] = message
+        if uuid:
+            self._uuids[uuid] = message.message_id
+        return _ok({"message_id": message.message_id})
+
+    def _ephemeral(self, body: Any) -> web.Response:
+        if not isinstance(body, dict) or not isinstance(body.get("card"), dict):
+            return _refused(99992402, "field validation failed")
+        message = Message(f"om_sent{next(self._ids)}", "interactive", str(body.get("open_id")),
+                          body["card"], None, time.time(), ephemeral=True)  # fmt: skip
+        self.messages[message.message_id] = message
+        return _ok({"message_id": message.message_id})
+
+    def _update(self, message_id: str, body: Any) -> web.Response:
+        message = self.messages.get(message_id)
+        invalid = _refused(230001, "Your request contains an invalid request parameter.")
+        if message is None or message.ephemeral or message.msg_type != "interactive":
+            return invalid
+        if not isinstance(body, dict) or not isinstance(body.get("content"), str):
+            return invalid
+        if len(body["content"].encode()) > CARD_MAX_BYTES:
+            return _refused(230025, "The length of the message content reaches its limit.")
+        try:
+            card = json.loads(body["content"])
+        except ValueError:
+            return invalid
+        if not (_shared(message.content) and _shared(card)):
+            return invalid
+        now = time.time()
+        if now - message.sent_at > UPDATE_WINDOW:
+            return _refused(230031, "Message can only be modified within 14 days after sending.")
+        if len([t for t in message.updated_at if now - t < 1.0]) >= UPDATES_PER_SECOND:
+            return _refused(230020, "This operation triggers the frequency limit.")
+        message.content = card
+        message.updated_at.append(now)
+        return _ok({})
+
+    def _tenant(self) -> web.Response:
+        if self.tenant_key is None:
+            return _refused(99991672, "Access denied. One of the following scopes is required: "
+                            "[tenant:tenant:readonly].")  # fmt: skip
+        tenant = {"name": self.tenant_name, "tenant_key": self.tenant_key, "tenant_tag": 0}
+        return _ok({"tenant": tenant})
+
+
+def _ok(data: dict[str, Any]) -> web.Response:
+    return web.json_response({"code": 0, "msg": "success", "data": data})
+
+
+def _refused(code: int, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg}, status=400)
+
+
+def _shared(card: Any) -> bool:
+    """A card everyone sees the same (`config.update_multi`: true), the only kind updated."""
+    config = card.get("config") if isinstance(card, dict) else None
+    return isinstance(config, dict) and config.get("update_multi") is True
+
+
+def _decoded(body: Any) -> Any:
+    content = body.get("content") if isinstance(body, dict) else None
+    try:
+        return json.loads(content) if isinstance(content, str) else None
+    except ValueError:
+        return None

@@ -33,6 +33,8 @@ from tests.slack_support import SECRET
 FIXTURES = Path(__file__).parent / "fixtures" / "feishu"
 ENCRYPT_KEY = "test-encrypt-key-for-fixtures"
 TOKEN = "rvaYgkND1GOiu5MM0E1rncYC6PLtF7JV"
+APP_ID = "cli_9f5343c580712544"  # the fixtures' header.app_id: the app the tests configure
+TENANT_KEY = "2ca1d211f64f6438"  # the fixtures' header.tenant_key
 _nonce = itertools.count(1)
 
 
@@ -90,14 +92,18 @@ def message_event(
 
 def card_event(
     command: str, *, operator: str = "ou_mei", chat_id: str = "oc_group1",
-    answer: str | None = None, event_id: str | None = None,
+    answer: str | None = None, event_id: str | None = None, message_id: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """A card.action.trigger: `operator` pressed a button of the card `message_id` (the
+    fixture's own id, which no fake has sent, if not given) in `chat_id`."""
     payload = fixture_json("feishu_card_action_trigger_constructed.json")
     payload["header"]["event_id"] = event_id or uuid.uuid4().hex
     payload["header"]["create_time"] = str(int(time.time() * 1000))
     event = payload["event"]
     event["operator"]["open_id"] = operator
     event["context"]["open_chat_id"] = chat_id
+    if message_id is not None:
+        event["context"]["open_message_id"] = message_id
     event["action"]["value"] = {"command": command}
     event["action"]["form_value"] = {"answer": answer} if answer is not None else {}
     return payload
@@ -122,14 +128,21 @@ class FeishuHarness:
         return response
 
     async def callback(self, payload: dict[str, Any], **seal: Any) -> httpx.Response:
-        return await self.post(*sealed(payload, **seal))
+        """`payload` as Feishu delivers it to this app: encrypted, signed, and its header
+        naming this app (where it names the fixtures' app, the one tests configure)."""
+        return await self.post(*sealed(self.addressed(payload), **seal))
+
+    def addressed(self, payload: dict[str, Any]) -> dict[str, Any]:
+        header = payload.get("header")
+        if isinstance(header, dict) and header.get("app_id") == APP_ID:
+            return {**payload, "header": {**header, "app_id": self.feishu.app_id}}
+        return payload
 
 
 def feishu_settings(db_url: str, fake: FakeFeishu, **extra: Any) -> Settings:
-    # A distinct app id per run: lark-oapi caches tenant tokens process-wide by app id.
     values: dict[str, Any] = {
         "database_url": db_url,
-        "feishu_app_id": f"cli_test_{uuid.uuid4().hex[:8]}",
+        "feishu_app_id": APP_ID,
         "feishu_app_secret": "fake-app-secret-for-tests",
         "feishu_verification_token": TOKEN,
         "feishu_encrypt_key": ENCRYPT_KEY,
@@ -139,10 +152,20 @@ def feishu_settings(db_url: str, fake: FakeFeishu, **extra: Any) -> Settings:
     return Settings(**values)
 
 
+def forget_token(app_id: str) -> None:
+    """lark-oapi caches tenant tokens process-wide by app id: forget the one of `app_id`,
+    so that an app under test takes its token from its own fake."""
+    from lark_oapi.core.token.manager import TokenManager
+
+    TokenManager.cache.set(f"self_tenant_token:{app_id}", "", 0)
+
+
 @asynccontextmanager
 async def running(
     settings: Settings, fake: FakeFeishu, **build: Any
 ) -> AsyncIterator[FeishuHarness]:
+    if settings.feishu_app_id is not None:
+        forget_token(settings.feishu_app_id)
     app = build_app(settings, **build)
     core = Core(app.router)
     hub = Hub()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from bot.hub import delivery_key
 from bot.serve import build_web_app
 from storage.db import Database
 from storage.models import RaciAssignment, Task
@@ -301,13 +302,15 @@ async def test_rate_limit_is_waited_out_and_the_card_sent_once(feishu: FeishuHar
 async def test_other_api_error_is_logged_and_answered_with_an_apology(
     feishu: FeishuHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Code 230001 on the reply: logged with its code; a short bilingual apology is sent."""
+    """Code 230001 on the reply: logged with its code; a short bilingual apology is sent,
+    once (its uuid is keyed by the reply's)."""
     feishu.fake.fail_next("/open-apis/im/v1/messages", Failure(
         200, {"code": 230001, "msg": "invalid message content"}))  # fmt: skip
-    await feishu.callback(message_event("task add 出错"))
+    await feishu.callback(message_event("task add 出错", message_id="om_err"))
     texts = [m for m in feishu.fake.sent() if m["msg_type"] == "text"]
     assert texts == [{
         "query": {"receive_id_type": "chat_id"}, "receive_id": "oc_group1", "msg_type": "text",
+        "uuid": delivery_key("apology", "reply-om_err"),
         "content": {"text": "抱歉，我们这边出了点问题。没有做任何更改，请稍后再试。 / "
                             "Sorry, something went wrong on our side. Nothing was changed; "
                             "please try again in a moment."},

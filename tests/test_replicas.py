@@ -29,7 +29,7 @@ from storage.models import ChannelBinding, Project, StandupConfig, Task, Workspa
 from tests.conftest import PgServer
 from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
-from tests.feishu_support import ENCRYPT_KEY, TOKEN, message_event, sealed
+from tests.feishu_support import APP_ID, ENCRYPT_KEY, TOKEN, message_event, sealed
 from tests.slack_support import SECRET, fixture, fixture_json, sign
 from tests.test_serve_process import free_port
 
@@ -82,7 +82,7 @@ def start(tmp_path: Path, n: int, *, url: str, slack: FakeSlack, feishu: FakeFei
         "TEAMBOT_DATABASE_URL": url,
         "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.api_url,
-        "FEISHU_APP_ID": "cli_replicas", "FEISHU_APP_SECRET": "fake-app-secret-for-tests",
+        "FEISHU_APP_ID": APP_ID, "FEISHU_APP_SECRET": "fake-app-secret-for-tests",
         "FEISHU_VERIFICATION_TOKEN": TOKEN, "FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,
         "FEISHU_DOMAIN": feishu.url,
     })  # fmt: skip

@@ -203,6 +203,7 @@ async def test_feishu_retro_ends_with_tasks_and_a_posted_summary(
         ),
     }
     [dm] = [m for m in sent if m["query"] == {"receive_id_type": "open_id"}]
+    assert len(dm.pop("uuid")) == 40  # the hub's key for this DM (tests/test_feishu_edge.py)
     assert dm == {
         "query": {"receive_id_type": "open_id"},
         "receive_id": "ou_li",

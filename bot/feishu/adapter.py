@@ -3,16 +3,26 @@ cards, card callbacks, one-to-one notifications; HTTP callbacks or the long conn
 
 HTTP (`FEISHU_MODE=http`): `POST /feishu/events` checks every callback itself
 (bot/feishu/verify.py): signature, decryption, verification token and a replay
-window; a failed check answers 401 and changes nothing. Messages are answered
-at once with 200 and their replies sent right after; card callbacks are
-answered in the HTTP response itself (Feishu waits 3 s), with the updated card.
+window; a failed check answers 401 and changes nothing. A callback for another
+app (`header.app_id`) or, once known, another tenant (`header.tenant_key`)
+answers 403 and changes nothing. Messages are answered with 200 once their
+command is stored, their replies sent right after.
+
+Card callbacks are answered within Feishu's 3 s (CARD_BUDGET from the request's
+arrival): with a toast and the updated card when the command is done by then;
+else with the `common.working` toast, and the command runs on (it is never
+cancelled): when it is done, the pressed card is updated through the message
+update API (a result only the presser should see goes to them alone) and its
+DMs and mirrors go out as usual.
 
 Long connection (`FEISHU_MODE=ws`): lark-oapi's client runs in a thread of its
 own with its own event loop (its `start()` blocks and runs a loop captured at
-import time) and hands each event to our event loop, thread-safely.
+import time) and hands each event to our event loop, thread-safely; the same
+checks and budgets apply.
 
 Both paths end in `handle_event`, which claims event and message ids in the
-database with the command, so redeliveries do nothing twice.
+database with the command, so redeliveries do nothing twice. Every message
+create carries a `uuid`, so a retried send is never doubled either.
 """
 
 from __future__ import annotations
@@ -21,6 +31,8 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -30,21 +42,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.core import Background, Core
-from bot.feishu.api import FeishuApi, FeishuApiError
+from bot.feishu.api import FeishuApi, FeishuApiError, uuid_for
 from bot.feishu.render import card, plain
 from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub, delivery_key
 from bot.limits import MAX_BODY
 from commands.i18n import Catalog
+from commands.router import pick_locale
 from commands.types import Inbound, Reply, Tone, Visibility
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "feishu"
 NAME_TTL = 3600.0
-NAME_TIMEOUT = 1.0
-CARD_TIMEOUT = 2.5  # Feishu waits 3 s for a card callback's answer
+NAME_BUDGET = 1.0  # the most one request waits for a name, in all
+CARD_BUDGET = 2.5  # Feishu waits 3 s for a card callback's answer
+# Rate-limit waits a scheduled post takes itself; a longer one goes back to the
+# clock (DeliveryError with retry_after), whose retries know when a post stops
+# being useful. Replies, DMs and mirrors have nobody else to retry them: they wait.
+SCHEDULED_WAIT = 5.0
+TENANT_RETRY = 60.0
+MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,120}")
 
 
 class FeishuAdapter:
@@ -83,10 +102,14 @@ class FeishuAdapter:
         self.hub.register(self)
         self.wall_clock = wall_clock
         self.bot_open_id: str | None = None
+        # The tenant this app is installed in, once Feishu has said (see _learn_tenant).
+        self.tenant_key: str | None = None
         # Events carry no language: people on Feishu (China) read Chinese until
         # the project chooses; on Lark (international) the project default holds.
         self.member_locale = "zh" if "feishu.cn" in domain else None
         self._names: dict[str, tuple[float, str]] = {}
+        self._lookups: dict[str, asyncio.Task[str]] = {}
+        self._tenant_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws_thread: threading.Thread | None = None
         self.ws_client: Any = None
@@ -100,6 +123,8 @@ class FeishuAdapter:
             self.bot_open_id = await self.api.bot_open_id()
         except FeishuApiError as err:
             log.error("Feishu bot info failed (code %s): group messages will be ignored", err.code)
+        if not await self._learn_tenant():
+            self._tenant_task = self._loop.create_task(self._keep_asking_the_tenant())
         if self.mode == "ws":
             self._ws_thread = threading.Thread(
                 target=self._run_long_connection, name="feishu-ws", daemon=True
@@ -107,7 +132,11 @@ class FeishuAdapter:
             self._ws_thread.start()
 
     async def stop(self) -> None:
+        if self._tenant_task is not None:
+            self._tenant_task.cancel()
         await self.background.drain()
+        for lookup in list(self._lookups.values()):
+            lookup.cancel()  # nobody waits for a name any more
         self.api.close()
 
     async def send(
@@ -119,22 +148,34 @@ class FeishuAdapter:
         kind: str = "post",
         dedupe_key: str | None = None,
     ) -> None:
-        """A card into a group (or one to one, with an open_id); its picture, if any,
-        is uploaded first and shown in the card."""
+        """A card into a group (or one to one, with an open_id); its picture, if any, is
+        uploaded first and shown in the card. `dedupe_key` is the create's uuid. Raises
+        DeliveryError when Feishu does not take it, and never apologises in its place."""
         id_type = "chat_id" if channel.startswith("oc_") else "open_id"
-        image_key = await self._upload(reply)
-        await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
-                            uuid=None, image_key=image_key, kind=kind)  # fmt: skip
+        budget = SCHEDULED_WAIT if kind == "scheduled" else math.inf
+        try:
+            image_key = await self._upload(reply, wait_budget=budget)
+            await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
+                                uuid=uuid_for(dedupe_key) if dedupe_key else None,
+                                image_key=image_key, kind=kind, wait_budget=budget)  # fmt: skip
+        except FeishuApiError as err:
+            raise undelivered(err) from None
 
     async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
-        image_key = await self._upload(reply)
-        await self._deliver(receive_id=user_id, id_type="open_id", reply=reply, ping=True,
-                            uuid=None, image_key=image_key, kind="dm")  # fmt: skip
+        """A card one to one; DeliveryError when Feishu does not take it."""
+        try:
+            image_key = await self._upload(reply)
+            await self._deliver(receive_id=user_id, id_type="open_id", reply=reply, ping=True,
+                                uuid=uuid_for(dedupe_key) if dedupe_key else None,
+                                image_key=image_key, kind="dm")  # fmt: skip
+        except FeishuApiError as err:
+            raise undelivered(err) from None
 
     # -- HTTP callbacks --------------------------------------------------------------------
 
     async def endpoint(self, request: Request) -> Response:
         """POST /feishu/events: URL verification, events and card callbacks."""
+        started = time.monotonic()
         body = await request.body()
         if len(body) > MAX_BODY:
             return JSONResponse({"msg": "too large"}, status_code=413)
@@ -145,11 +186,34 @@ class FeishuAdapter:
             return JSONResponse({"msg": "unauthorized"}, status_code=401)
         if payload.get("type") == "url_verification":
             return JSONResponse({"challenge": payload.get("challenge", "")})
-        return JSONResponse(await self.handle_event(payload))
+        if not self._ours(payload):
+            return JSONResponse({"msg": "forbidden"}, status_code=403)
+        return JSONResponse(await self.handle_event(payload, started=started))
+
+    def _ours(self, payload: dict[str, Any]) -> bool:
+        """Whether a verified callback is for this installation: this app and, once known,
+        this tenant. Feishu signs the callbacks of every tenant of an app alike."""
+        if "header" not in payload:
+            return True  # a v1 envelope or none: handle_event does nothing with it
+        header = object_of(payload.get("header"))
+        if header.get("app_id") != self.app_id:
+            why = "another app"
+        elif self.tenant_key is not None and header.get("tenant_key") != self.tenant_key:
+            why = "another tenant"
+        else:
+            return True
+        log.warning("Feishu callback refused: for %s (event %s)", why,
+                    text_of(header.get("event_id"))[:64])  # fmt: skip
+        return False
 
     # -- events, from either path -------------------------------------------------------
 
-    async def handle_event(self, payload: dict[str, Any]) -> dict[str, Any]:
+    async def handle_event(
+        self, payload: dict[str, Any], *, started: float | None = None
+    ) -> dict[str, Any]:
+        """One verified event for this installation; the body Feishu is answered with.
+        `started`: when it arrived (time.monotonic), the start of a card's budget."""
+        started = time.monotonic() if started is None else started
         header = object_of(payload.get("header"))
         event = object_of(payload.get("event"))
         kind = header.get("event_type")
@@ -157,15 +221,18 @@ class FeishuAdapter:
             if kind == "im.message.receive_v1":
                 await self._on_message(header, event)
             elif kind == "card.action.trigger":
-                return await self._on_card(header, event)
+                return await self._on_card(header, event, deadline=started + CARD_BUDGET)
         except Exception:
             log.exception("Feishu event failed: %s %s", kind, header.get("event_id"))
+            if kind == "card.action.trigger":
+                return self._toast("error", "errors.apology")
         return {"msg": "success"}
 
     async def _on_message(self, header: dict[str, Any], event: dict[str, Any]) -> None:
         command = command_of(event, bot_open_id=self.bot_open_id)
         if command is None:
             return
+        event_id = text_of(header.get("event_id")) or None
         inbound = Inbound(
             platform=PLATFORM,
             workspace_id=text_of(header.get("tenant_key")),
@@ -177,45 +244,63 @@ class FeishuAdapter:
             user_locale=self.member_locale,
             text=command.text,
             mentions=command.mentions,
-            event_id=text_of(header.get("event_id")) or None,
+            event_id=event_id,
             also_ids=(f"message:{command.message_id}",) if command.message_id else (),
         )
         reply = await self.core.handle(inbound)
         if reply is None:
             return
+        uuid = uuid_for(f"reply-{command.message_id}") if command.message_id else None
         self.background.spawn(
             self._answer(command.chat_id, command.chat_type, command.sender_open_id, reply,
-                         uuid=f"reply-{command.message_id}"),
+                         uuid=uuid),
             what="Feishu reply",
         )  # fmt: skip
-        self.hub.deliver(reply, background=self.background)
+        self.hub.deliver(reply, background=self.background, origin=event_id)
 
-    async def _on_card(self, header: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-        """A button or form: run its command as the person who pressed it, answer in 3 s."""
+    async def _on_card(
+        self, header: dict[str, Any], event: dict[str, Any], *, deadline: float
+    ) -> dict[str, Any]:
+        """A button or form: its command runs as the person who pressed it. Answered by
+        `deadline`: with the result when it is done, else with the `working` toast while
+        the command runs on and answers through the card later (_finish_late)."""
         action = object_of(event.get("action"))
         command = text_of(object_of(action.get("value")).get("command"))
         answer = text_of(object_of(action.get("form_value")).get("answer")).strip()
         operator = object_of(event.get("operator"))
-        chat_id = text_of(object_of(event.get("context")).get("open_chat_id"))
+        context = object_of(event.get("context"))
+        chat_id = text_of(context.get("open_chat_id"))
+        open_id = text_of(operator.get("open_id"))
+        event_id = text_of(header.get("event_id")) or None
         if not command:
             return {}
+        within = min(NAME_BUDGET, deadline - time.monotonic())
         inbound = Inbound(
             platform=PLATFORM,
             workspace_id=text_of(header.get("tenant_key")) or text_of(operator.get("tenant_key")),
             channel_id=chat_id,
             channel_name=chat_id,
-            user_id=text_of(operator.get("open_id")),
-            user_name=await self.name_of(text_of(operator.get("open_id"))),
+            user_id=open_id,
+            user_name=await self.name_of(open_id, within=within),
             user_locale=self.member_locale,
             text=f"{command} {answer}".strip(),
-            event_id=text_of(header.get("event_id")) or None,
+            event_id=event_id,
         )
-        reply = await asyncio.wait_for(self.core.handle(inbound), CARD_TIMEOUT)
+        job = asyncio.ensure_future(self.core.handle(inbound))
+        await asyncio.wait({job}, timeout=max(0.0, deadline - time.monotonic()))
+        if not job.done():
+            message_id = text_of(context.get("open_message_id"))
+            late = self._finish_late(
+                job, chat_id=chat_id, open_id=open_id, event_id=event_id, message_id=message_id
+            )
+            self.background.spawn(late, what="Feishu card answered late")
+            return self._toast("info", "common.working")
+        reply = job.result()
         if reply is None:
             return {}
-        self.hub.deliver(reply, background=self.background)
+        self.hub.deliver(reply, background=self.background, origin=event_id)
         toast = plain(reply.title)[:100]
-        if reply.visibility is Visibility.CHANNEL and reply.tone is not Tone.ERROR:
+        if shown_in_chat(reply):
             return {
                 "toast": {"type": "success", "content": toast},
                 "card": {"type": "raw", "data": card(reply)},
@@ -224,86 +309,173 @@ class FeishuAdapter:
             "toast": {"type": "error" if reply.tone is Tone.ERROR else "info", "content": toast}
         }
 
+    async def _finish_late(
+        self, job: asyncio.Future[Reply | None], *, chat_id: str, open_id: str,
+        event_id: str | None, message_id: str,
+    ) -> None:  # fmt: skip
+        """A press answered with `working`: when its command is done, its DMs and mirrors,
+        and its result in the pressed card (or, for the presser only, ephemeral)."""
+        reply = await job
+        if reply is None:
+            return
+        self.hub.deliver(reply, background=self.background, origin=event_id)
+        uuid = delivery_key("card", event_id) if event_id else None
+        if not shown_in_chat(reply):
+            await self._answer(chat_id, "group", open_id, reply, uuid=uuid, privately=True)
+            return
+        if MESSAGE_ID.fullmatch(message_id):
+            try:
+                with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
+                    await self.api.update_card(message_id, card(reply))
+                return
+            except FeishuApiError as err:
+                # Not a card of ours, older than 14 days, gone: the result is posted anew.
+                log.warning("Feishu card update failed (code %s): %s; posting it anew",
+                            err.code, err.msg)  # fmt: skip
+        await self._answer(chat_id, "group", open_id, reply, uuid=uuid)
+
+    def _toast(self, kind: str, key: str) -> dict[str, Any]:
+        """A toast of our own wording, in the language people here read before their
+        project is known (the answer cannot wait for the database)."""
+        locale = pick_locale(self.member_locale, self.core.router.defaults.locale)
+        return {"toast": {"type": kind, "content": plain(self.catalog.text(locale, key))[:100]}}
+
     # -- sending ---------------------------------------------------------------------------
 
     async def _answer(
-        self, chat_id: str, chat_type: str, open_id: str, reply: Reply, *, uuid: str
-    ) -> None:
-        if reply.visibility is Visibility.EPHEMERAL and chat_type != "p2p":
-            try:
-                with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
-                    await self.api.send_ephemeral(
-                        chat_id=chat_id, open_id=open_id, card=card(reply, ping=True)
-                    )
+        self, chat_id: str, chat_type: str, open_id: str, reply: Reply, *, uuid: str | None,
+        privately: bool = False,
+    ) -> None:  # fmt: skip
+        """The reply to a person's own command: into the chat, or to them alone (an
+        ephemeral card, else one to one). When Feishu does not take it, one apology."""
+        alone = privately or reply.visibility is Visibility.EPHEMERAL
+        try:
+            if alone and chat_type != "p2p":
+                await self._to_presser(chat_id, open_id, reply, uuid=uuid)
                 return
-            except FeishuApiError as err:
-                # Without the ephemeral-card permission, the asker's one-to-one
-                # chat is the next most private place.
-                log.warning("Feishu ephemeral card failed (code %s): %s; sending one to one",
-                            err.code, err.msg)  # fmt: skip
-                await self.notify(user_id=open_id, reply=reply)
-                return
-        ping = reply.visibility is Visibility.EPHEMERAL
-        await self._deliver(
-            receive_id=chat_id, id_type="chat_id", reply=reply, ping=ping, uuid=uuid, kind="reply"
-        )
+            await self._deliver(receive_id=chat_id, id_type="chat_id", reply=reply, ping=alone,
+                                uuid=uuid, kind="reply")  # fmt: skip
+        except FeishuApiError as err:
+            log.error("Feishu reply failed (code %s): %s", err.code, err.msg)
+            sorry = delivery_key("apology", uuid) if uuid else None
+            if alone and chat_type != "p2p":
+                await self._apologise(open_id, "open_id", uuid=sorry)
+            else:
+                await self._apologise(chat_id, "chat_id", uuid=sorry)
 
-    async def _upload(self, reply: Reply) -> str | None:
+    async def _to_presser(
+        self, chat_id: str, open_id: str, reply: Reply, *, uuid: str | None
+    ) -> None:
+        try:
+            with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
+                await self.api.send_ephemeral(
+                    chat_id=chat_id, open_id=open_id, card=card(reply, ping=True)
+                )
+            return
+        except FeishuApiError as err:
+            # Without the ephemeral-card permission (or in a topic group), the asker's
+            # one-to-one chat is the next most private place.
+            log.warning("Feishu ephemeral card failed (code %s): %s; sending one to one",
+                        err.code, err.msg)  # fmt: skip
+        image_key = await self._upload(reply)
+        await self._deliver(receive_id=open_id, id_type="open_id", reply=reply, ping=True,
+                            uuid=delivery_key(uuid, "one to one") if uuid else None,
+                            image_key=image_key, kind="dm")  # fmt: skip
+
+    async def _upload(self, reply: Reply, *, wait_budget: float = math.inf) -> str | None:
         """The image_key of the reply's picture; None (the card goes without) on failure."""
         if reply.image is None:
             return None
         try:
-            return await self.api.upload_image(reply.image.png)
+            return await self.api.upload_image(reply.image.png, wait_budget=wait_budget)
         except FeishuApiError as err:
             log.error("Feishu image upload failed (code %s): %s", err.code, err.msg)
             return None
 
     async def _deliver(
         self, *, receive_id: str, id_type: str, reply: Reply, ping: bool, uuid: str | None,
-        image_key: str | None = None, kind: str,
+        image_key: str | None = None, kind: str, wait_budget: float = math.inf,
     ) -> None:  # fmt: skip
-        try:
-            with self.core.metrics.posting(platform=PLATFORM, kind=kind):
-                await self.api.send(
-                    receive_id=receive_id, id_type=id_type, msg_type="interactive",
-                    content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
-                )  # fmt: skip
-        except FeishuApiError as err:
-            log.error("Feishu send failed (code %s): %s", err.code, err.msg)
-            await self._apologise(receive_id, id_type)
+        with self.core.metrics.posting(platform=PLATFORM, kind=kind):
+            await self.api.send(
+                receive_id=receive_id, id_type=id_type, msg_type="interactive",
+                content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
+                wait_budget=wait_budget,
+            )  # fmt: skip
 
-    async def _apologise(self, receive_id: str, id_type: str) -> None:
+    async def _apologise(self, receive_id: str, id_type: str, *, uuid: str | None) -> None:
         """A short apology in both languages (the card itself could not be sent)."""
         text = " / ".join(
             plain(self.catalog.text(locale, "errors.apology")) for locale in ("zh", "en")
         )
         try:
             await self.api.send(receive_id=receive_id, id_type=id_type, msg_type="text",
-                                content={"text": text})  # fmt: skip
+                                content={"text": text}, uuid=uuid)  # fmt: skip
         except FeishuApiError as err:
             log.error("Feishu apology failed too (code %s): %s", err.code, err.msg)
 
     # -- identity ----------------------------------------------------------------------------
 
-    async def name_of(self, open_id: str) -> str:
-        """A member's name from the contact API, cached for an hour ("" if not allowed)."""
+    async def name_of(self, open_id: str, *, within: float = NAME_BUDGET) -> str:
+        """A member's name from the contact API, cached for an hour; "" (the id stands in)
+        when Feishu has not said within `within` seconds or could not say. One look-up per
+        person at a time; a failure that may pass (a 5xx, a time-out) is not remembered."""
         if not open_id:
             return ""
         cached = self._names.get(open_id)
         if cached is not None and time.monotonic() - cached[0] < NAME_TTL:
             return cached[1]
-        try:
-            # Feishu waits 3 s for the answer to a callback: a slow or rate-limited
-            # lookup must not hold it up (the name is filled in on a later command).
-            name = await asyncio.wait_for(self.api.user_name(open_id), NAME_TIMEOUT)
-        except FeishuApiError as err:
-            log.info("Feishu user name unavailable for %s (code %s)", open_id, err.code)
-            name = ""
-        except TimeoutError:
+        lookup = self._lookups.get(open_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(open_id))
+            self._lookups[open_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(open_id, None))
+        await asyncio.wait({lookup}, timeout=max(0.0, within))
+        if not lookup.done():
             log.info("Feishu user name lookup for %s took too long", open_id)
             return ""
+        return lookup.result()
+
+    async def _look_up(self, open_id: str) -> str:
+        try:
+            name = await self.api.user_name(open_id)
+        except FeishuApiError as err:
+            if err.transient:
+                log.info("Feishu user name lookup for %s failed (code %s, HTTP %s)",
+                         open_id, err.code, err.status)  # fmt: skip
+                return ""
+            log.info("Feishu user name unavailable for %s (code %s)", open_id, err.code)
+            name = ""
         self._names[open_id] = (time.monotonic(), name)
         return name
+
+    async def _learn_tenant(self) -> bool:
+        """Ask Feishu which tenant this app is installed in, to refuse callbacks of any
+        other; True once that is settled (known, or not allowed to be asked)."""
+        try:
+            self.tenant_key = await self.api.tenant_key() or None
+        except FeishuApiError as err:
+            if err.transient:
+                log.warning("Feishu tenant query failed for now (code %s, HTTP %s): "
+                            "asking again in %d s", err.code, err.status, TENANT_RETRY)  # fmt: skip
+                return False
+            log.warning(
+                "Feishu tenant not pinned (code %s): grant the app the permission "
+                "tenant:tenant:readonly to refuse callbacks of other tenants; until then "
+                "callbacks are checked by signature, token and app id", err.code,
+            )  # fmt: skip
+            return True
+        if self.tenant_key is None:
+            log.warning("Feishu tenant query answered no tenant_key: callbacks not pinned")
+        else:
+            log.info("Feishu tenant pinned: %s", self.tenant_key)
+        return True
+
+    async def _keep_asking_the_tenant(self) -> None:
+        while True:
+            await asyncio.sleep(TENANT_RETRY)
+            if await self._learn_tenant():
+                return
 
     # -- the long connection ------------------------------------------------------------------
 
@@ -335,9 +507,15 @@ class FeishuAdapter:
     def _to_loop(self, data: Any) -> concurrent.futures.Future[dict[str, Any]]:
         import lark_oapi as lark
 
+        started = time.monotonic()
         payload = json.loads(lark.JSON.marshal(data))
         assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(self.handle_event(payload), self._loop)
+        return asyncio.run_coroutine_threadsafe(self._from_sdk(payload, started), self._loop)
+
+    async def _from_sdk(self, payload: dict[str, Any], started: float) -> dict[str, Any]:
+        if not self._ours(payload):
+            return {}
+        return await self.handle_event(payload, started=started)
 
     def _from_long_connection(self, data: Any) -> None:
         self._to_loop(data)  # the SDK wants the handler back quickly; the loop does the work
@@ -347,5 +525,23 @@ class FeishuAdapter:
             P2CardActionTriggerResponse,
         )
 
-        answer = self._to_loop(data).result(timeout=CARD_TIMEOUT + 0.4)
+        future = self._to_loop(data)
+        try:
+            answer = future.result(timeout=CARD_BUDGET + 0.4)
+        except concurrent.futures.TimeoutError:
+            # Our loop is too busy to answer in time: Feishu still gets a documented body.
+            log.warning("Feishu card callback over the long connection answered late")
+            answer = self._toast("info", "common.working")
         return P2CardActionTriggerResponse(answer)
+
+
+def shown_in_chat(reply: Reply) -> bool:
+    """A result the whole chat sees (the card a press updates), not one for the presser."""
+    return reply.visibility is Visibility.CHANNEL and reply.tone is not Tone.ERROR
+
+
+def undelivered(err: FeishuApiError) -> DeliveryError:
+    return DeliveryError(
+        PLATFORM, f"{err.uri}: HTTP {err.status} code {err.code} {err.msg}"[:300],
+        transient=err.transient, retry_after=err.retry_after,
+    )  # fmt: skip
