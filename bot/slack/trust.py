@@ -55,8 +55,9 @@ class Installation:
         the installation they are delivered to in `authorizations`: in a Slack Connect
         channel `team_id` can be the other organisation's, so either naming us will do.
         Interactivity names the installation in `view.app_installed_team_id`, else
-        `team.id`, else `user.team_id` (bolt's order); the person who pressed may belong
-        to another organisation (a shared channel), and acts in this workspace's data.
+        `team.id`, else `user.team_id` (bolt's order; anything else, `team_id`); the
+        person who pressed may belong to another organisation (a shared channel), and
+        acts in this workspace's data. A request that names no workspace is refused.
         """
         if body.get("type") == "event_callback":
             claims = [(body.get("team_id"), body.get("enterprise_id"))]
@@ -75,6 +76,7 @@ class Installation:
                 view.get("app_installed_team_id")
                 or (named if isinstance(named, str) else team_obj.get("id"))
                 or user.get("team_id")
+                or body.get("team_id")
             )
             org = team_obj.get("enterprise_id") or _object(body.get("enterprise")).get("id")
         if self._ours(team, org):
