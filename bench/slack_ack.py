@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -40,12 +41,15 @@ from bot.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_support import SECRET, sign
 
+_triggers = itertools.count(1)
+
 
 def body(text: str) -> bytes:
+    # Each request its own trigger_id: teambot runs a repeated one only once.
     return urlencode({
         "team_id": "T111", "channel_id": "C111", "channel_name": "bench", "user_id": "W111",
         "user_name": "mei", "command": "/task", "text": text,
-        "response_url": "http://127.0.0.1:9/unused", "trigger_id": "t",
+        "response_url": "http://127.0.0.1:9/unused", "trigger_id": f"bench.{next(_triggers)}",
     }).encode()  # fmt: skip
 
 

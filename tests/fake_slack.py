@@ -7,6 +7,14 @@ Retry-After). Socket Mode: `apps.connections.open` hands out a WebSocket URL
 on the same server; `push()` sends an envelope to the connected client and
 `acks` collects what the client answers.
 
+Misbehaving (for the edge's tests): `hang(method, seconds)` holds every call of a
+method before answering it; `answer_raw(method, status, text)` answers the next call
+with a body that is not JSON (an HTML 503 from a proxy, say). `auth.test` is strict:
+it refuses a call without a bot token (`not_authed`) or with a token that is not one
+(`invalid_auth`), and answers with the fake's `team_id` (and `enterprise_id`, if set).
+Requests to any other path are recorded in `strays` and answered 404: a test can
+assert that nothing was sent to a fake that stands for a foreign host.
+
 File uploads (files_upload_v2): `files.getUploadURLExternal` hands out an upload
 URL on the same server, the upload there is recorded (fail it with
 `fail_next(UPLOAD, ...)`), and `files.completeUploadExternal` shares the file
@@ -16,6 +24,7 @@ into a channel: `files` lists what was shared, with the bytes received.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import threading
@@ -48,9 +57,17 @@ class Failure:
 class FakeSlack(ThreadedServer):
     name = "fake-slack"
 
-    def __init__(self, *, bot_user_id: str = "W111") -> None:
+    def __init__(
+        self, *, bot_user_id: str = "W111", team_id: str = "T111", enterprise_id: str | None = None
+    ) -> None:
         super().__init__()
         self.bot_user_id = bot_user_id
+        self.team_id = team_id
+        self.enterprise_id = enterprise_id
+        self.hangs: dict[str, float] = {}  # method -> seconds each call is held
+        self.raw_answers: dict[str, list[tuple[int, str, str]]] = {}  # status, body, type
+        self.strays: list[tuple[str, str]] = []  # (HTTP method, path) of unknown routes
+        self._released: asyncio.Event | None = None
         self.calls: list[Call] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url path, payload)
         self.users: dict[str, dict[str, Any]] = {}
@@ -85,6 +102,22 @@ class FakeSlack(ThreadedServer):
         """Answer every n-th call of the method with the failure (a rate limit, say)."""
         self.periodic[method] = (n, failure)
 
+    def hang(self, method: str, seconds: float) -> None:
+        """Hold every call of the method for `seconds` (released early when the fake stops)."""
+        self.hangs[method] = seconds
+
+    def answer_raw(
+        self, method: str, status: int, text: str, *, content_type: str = "text/html"
+    ) -> None:
+        """Answer the next call of the method with a body that is not Slack's JSON."""
+        self.raw_answers.setdefault(method, []).append((status, text, content_type))
+
+    def stop(self) -> None:
+        released = self._released
+        if released is not None:
+            self._loop.call_soon_threadsafe(released.set)
+        super().stop()
+
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
 
@@ -102,6 +135,7 @@ class FakeSlack(ThreadedServer):
         app.router.add_post("/response/{hook}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._socket)
+        app.router.add_route("*", "/{path:.*}", self._stray)
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
@@ -121,6 +155,10 @@ class FakeSlack(ThreadedServer):
         call = Call(method, args, dict(request.headers))
         self.calls.append(call)
         self.counts[method] = count = self.counts.get(method, 0) + 1
+        odd = await self._misbehave(method, request)
+        if odd is not None:
+            call.status = odd.status
+            return odd
         pending = self.failures.get(method)
         failure = pending.pop(0) if pending else None
         every = self.periodic.get(method)
@@ -131,11 +169,38 @@ class FakeSlack(ThreadedServer):
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         return web.json_response(self._answer(method, args))
 
+    async def _misbehave(self, method: str, request: web.Request) -> web.Response | None:
+        """A hang, a raw (non-JSON) answer, or auth.test refusing a missing or bad token."""
+        seconds = self.hangs.get(method)
+        if seconds:
+            if self._released is None:
+                self._released = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), seconds)
+        raw = self.raw_answers.get(method)
+        if raw:
+            status, text, content_type = raw.pop(0)
+            return web.Response(
+                status=status, body=text.encode(), headers={"Content-Type": content_type}
+            )
+        if method == "auth.test":
+            token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not token:
+                return web.json_response({"ok": False, "error": "not_authed"})
+            if not token.startswith("xoxb-"):
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+        return None
+
+    async def _stray(self, request: web.Request) -> web.Response:
+        self.strays.append((request.method, request.path))
+        return web.Response(status=404, text="not found")
+
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"
         if method == "auth.test":
             return {"ok": True, "url": "https://acme.slack.com/", "team": "Acme", "user": "teambot",
-                    "team_id": "T111", "user_id": self.bot_user_id, "bot_id": "B111"}  # fmt: skip
+                    "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": "B111",
+                    **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {})}  # fmt: skip
         if method == "users.info":
             user = self.users.get(args.get("user", ""))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}

@@ -76,6 +76,7 @@ async def test_slack_posts_the_message_then_shares_the_png_in_the_channel(slack:
     await slack.slack.send(channel="C111", reply=REPLY)
     fake = slack.fake
     assert [c.method for c in fake.calls] == [
+        "auth.test",  # at start-up
         "chat.postMessage", "files.getUploadURLExternal", UPLOAD, "files.completeUploadExternal",
     ]  # fmt: skip
     assert fake.called("chat.postMessage") == [{
@@ -126,7 +127,7 @@ async def test_slack_failed_upload_is_logged_and_the_message_stands(
 async def test_slack_reply_without_a_picture_uploads_nothing(slack: Harness) -> None:
     """A reply with no image is one chat.postMessage, as before."""
     await slack.slack.send(channel="C111", reply=Reply(title=Rich.lit("Plain")))
-    assert [c.method for c in slack.fake.calls] == ["chat.postMessage"]
+    assert [c.method for c in slack.fake.calls] == ["auth.test", "chat.postMessage"]
 
 
 # -- Feishu -----------------------------------------------------------------------------------

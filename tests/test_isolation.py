@@ -2,14 +2,18 @@
 or platform can neither read nor change another's tasks, RACI, standups, retros, KPIs
 or digests, even from a channel with the same id, and whatever they try changes nothing.
 
-One real ASGI app serves Slack (HTTP mode) and Feishu; both platforms are fakes on free
-loopback ports. The other tenant's project is seeded through the same endpoints.
+One real ASGI app serves Slack (HTTP mode, installed in workspace T111) and Feishu; both
+platforms are fakes on free loopback ports. A Slack app serves the one workspace its bot
+token belongs to, so the other Slack workspaces (T222, T333) are installations of their
+own: each its own app and fake Slack, on the same database. The other tenant's project is
+seeded through the same endpoints.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +33,8 @@ from tests.feishu_support import (
     message_event,
     running,
 )
-from tests.slack_support import Harness, fixture_json
+from tests.slack_support import Harness, fixture_json, settings_for
+from tests.slack_support import running as running_slack
 
 pytestmark = pytest.mark.anyio
 
@@ -53,13 +58,19 @@ def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
         yield pair
 
 
+OTHER_WORKSPACES = ("T222", "T333")
+
+
 class Tenants:
     """Speaking as a member of any workspace, on either platform."""
 
-    def __init__(self, feishu: FeishuHarness, fake_slack: FakeSlack) -> None:
+    def __init__(
+        self, feishu: FeishuHarness, fake_slack: FakeSlack, others: dict[str, Harness]
+    ) -> None:
         assert feishu.slack is not None
         self.feishu = feishu
         self.slack = Harness(client=feishu.client, fake=fake_slack, slack=feishu.slack)
+        self.workspaces = {"T111": self.slack, **others}  # each Slack workspace's installation
         self._n = 0
         self.last_tone = ""  # the colour of the last Feishu card: red for a mistake
 
@@ -68,12 +79,11 @@ class Tenants:
     ) -> dict[str, Any]:
         """A slash command from `user` of workspace `team`; the ack's JSON."""
         self._n += 1
+        slack = self.workspaces[team]
         form = {"team_id": team, "channel_id": channel, "channel_name": channel, "user_id": user,
                 "command": command, "text": words, "trigger_id": f"trigger{self._n}",
-                "response_url": f"{self.slack.fake.url}/response/cmd{self._n}"}  # fmt: skip
-        response = await self.slack.post(
-            urlencode(form).encode(), "application/x-www-form-urlencoded"
-        )
+                "response_url": f"{slack.fake.url}/response/cmd{self._n}"}  # fmt: skip
+        response = await slack.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
         await self.feishu.settle()
         assert response.status_code == 200
         return dict(response.json())
@@ -113,17 +123,40 @@ class Tenants:
 
 
 @pytest.fixture
+def other_fakes() -> Iterator[dict[str, FakeSlack]]:
+    """The fake Slack of each other workspace: its auth.test names that workspace."""
+    fakes = {team: FakeSlack(bot_user_id="UBOT", team_id=team).start() for team in OTHER_WORKSPACES}
+    for fake in fakes.values():
+        for user, name in {"W111": "mei", "W222": "li", "W333": "zoe"}.items():
+            fake.add_user(user, name)
+    yield fakes
+    for fake in fakes.values():
+        fake.stop()
+
+
+@pytest.fixture
 async def tenants(
-    db_url: str, fakes: tuple[FakeSlack, FakeFeishu], clock: Clock
+    db_url: str,
+    fakes: tuple[FakeSlack, FakeFeishu],
+    other_fakes: dict[str, FakeSlack],
+    clock: Clock,
 ) -> AsyncIterator[Tenants]:
     fake_slack, fake_feishu = fakes
     settings = both_settings(db_url, fake_slack, fake_feishu)
-    async with running(settings, fake_feishu, clock=clock) as harness:
-        yield Tenants(harness, fake_slack)
+    async with AsyncExitStack() as stack:
+        harness = await stack.enter_async_context(running(settings, fake_feishu, clock=clock))
+        others = {
+            team: await stack.enter_async_context(
+                running_slack(settings_for(db_url, fake), fake, clock=clock)
+            )
+            for team, fake in other_fakes.items()
+        }
+        yield Tenants(harness, fake_slack, others)
 
 
 def data(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row but the claimed event ids (a Feishu message that reads is claimed too)."""
+    """Every row but the claimed event ids (a command that only reads is claimed too: a
+    Feishu message by its ids, a Slack slash command by its trigger_id)."""
     return {table: rows for table, rows in snapshot(db).items() if table != "processed_event"}
 
 
@@ -172,7 +205,7 @@ async def test_slack_workspace_cannot_touch_another_workspaces_tasks(
     await seed_slack(tenants)
     [report] = report_ids(db)
     await tenants.slash("T111", channel, "W111", "/task", "list")  # T111's own project exists
-    before = snapshot(db)
+    before = data(db)
     for command, words, expected in [
         ("/task", "show T-1", NO_TASK),
         ("/task", "done T-1", NO_TASK),
@@ -191,7 +224,7 @@ async def test_slack_workspace_cannot_touch_another_workspaces_tasks(
         click("task done T-1", team="T111", channel=channel, user="W111", response_url=url)
     )
     assert pressed.startswith(NO_TASK)
-    assert snapshot(db) == before
+    assert data(db) == before
     shown = await tenants.slash("T222", "C222", "W222", "/task", "show T-1")
     assert shown["text"].startswith(f"T-1: {SECRET_TITLE}")  # still there, for its own
 
@@ -204,7 +237,7 @@ async def test_slack_form_naming_another_channel_stays_in_its_workspace(
     runs in T111's project of that channel: T222's task is unknown there."""
     await seed_slack(tenants)
     await tenants.slash("T111", channel, "W111", "/task", "list")
-    before = snapshot(db)
+    before = data(db)
     submission = fixture_json("slack_view_submission.json")
     meta = {"command": "task block T-1", "channel": channel, "ts": "9.9", "ephemeral": False,
             "response_url": f"{tenants.slack.fake.url}/response/form"}  # fmt: skip
@@ -215,7 +248,7 @@ async def test_slack_form_naming_another_channel_stays_in_its_workspace(
         "state": {"values": {"answer": {"answer": {"type": "plain_text_input", "value": "mine now"}}}},
     })  # fmt: skip
     assert (await tenants.interact(submission)).startswith(NO_TASK)
-    assert snapshot(db) == before
+    assert data(db) == before
 
 
 async def test_slack_kpis_and_digest_show_only_the_own_workspace(
@@ -227,13 +260,13 @@ async def test_slack_kpis_and_digest_show_only_the_own_workspace(
     for team in ("T111", "T333"):
         await tenants.slash(team, "C111", "W111", "/task", "list")
     clock.advance(hours=1)
-    before = snapshot(db)
+    before = data(db)
     for command, words in [("/kpi", ""), ("/kpi", "period:month"), ("/digest", "now")]:
         seen = await tenants.slash("T111", "C111", "W111", command, words)
         fresh = await tenants.slash("T333", "C111", "W111", command, words)
         assert seen == fresh
         assert seen != await tenants.slash("T222", "C111", "W222", command, words)
-    assert snapshot(db) == before
+    assert data(db) == before
 
 
 # -- Feishu tenant against Feishu tenant ----------------------------------------------------------

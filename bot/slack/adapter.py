@@ -1,55 +1,72 @@
 """teambot in Slack: slash commands, @mentions, buttons and DMs through slack-bolt.
 
-Every request is verified by bolt (signature and a 5-minute timestamp window;
-401 otherwise) before a listener runs. Listeners translate the payload into an
-`Inbound`, let the core answer it (event ids are claimed in the database, so a
-retried delivery does nothing twice) and answer Slack:
+At start-up `auth.test` pins the installation: the workspace (and Enterprise Grid org)
+the bot token belongs to. A start where it fails says why and stops.
+
+Every HTTP request is checked first, on its raw bytes: the v0 signature and a 5-minute
+window (401 otherwise); only then is the body parsed (400 if it does not parse). Then,
+in HTTP and Socket Mode alike, a request for another workspace is refused before any
+listener runs (`trust.Installation.refusal`). Listeners translate the payload into an
+`Inbound`, let the core answer it (event ids are claimed in the database, slash commands
+by their `trigger_id`, so a retried delivery does nothing twice) and answer Slack:
 
 - slash commands answer in the ack itself: the HTTP response carries the whole
   Block Kit reply, in one round trip;
-- mentions, button presses and form submissions are acked at once and their
-  replies, message updates and DMs are sent right after, in the background.
+- mentions, button presses and form submissions are acked, and their replies,
+  message updates and DMs are sent, in the background.
 
-`process_before_response=True` is deliberate: bolt's default acks from a
-background task that it polls every 10 ms, a floor under every request. Our
-listeners only do fast work before returning (a command takes milliseconds);
-everything slow is spawned.
+Slack gives up on an ack after 3 s. The ack is sent when the command is done or ~2.5 s
+after the request arrived, whichever comes first: a late slash command is acked with
+"working on it" and its reply follows through `response_url`; the other kinds need
+nothing more. The command itself is never cancelled: its database effects, DMs and
+mirrors all happen. Name look-ups (`users.info`) on the way take at most ~1 s per
+request, concurrently, for at most 50 people; a name that does not come in time is
+the member's id.
+
+`process_before_response=True` is deliberate: bolt's default acks from a background
+task that it polls every 10 ms, a floor under every request. The listeners wait for
+the work only until the ack is due.
+
+bolt's own signature check is turned off (`request_verification_enabled=False`): ours
+runs on the same bytes before bolt parses anything, which is the point; bolt's would run
+after the parse and repeat the HMAC. bolt is reached only through `endpoint()` and the
+Socket Mode connection, which Slack does not sign.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
-import random
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import (
-    AsyncSlackRequestHandler,
-    to_async_bolt_request,
-    to_starlette_response,
-)
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.core import Background, Core
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub
 from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain, upload
 from bot.slack.retry import RateLimitRetry
 from bot.slack.translate import parse_text
+from bot.slack.trust import Installation, response_url_allowed, signed_by_slack
+from bot.slack.web import ATTEMPT_TIMEOUT, WebApi
 from commands.i18n import Catalog
 from commands.router import pick_locale
 from commands.types import Inbound, MentionRef, Reply, Tone, Visibility
@@ -58,12 +75,20 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 RENDER_MEMO = 64  # replies whose rendering is kept for a fan-out
-# A fan-out meets many 429s; each is waited out (Retry-After) before giving a post up.
-RATE_LIMIT_RETRIES = 6
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
-PROFILE_RETRY = 300.0  # after a failed users.info
+PROFILE_RETRY = 300.0  # after users.info said no (user_not_found)
+PROFILE_RETRY_SOON = 30.0  # after users.info failed or was late
+ACK_BUDGET = 2.5  # seconds after arrival: Slack gives up at 3
+LOOKUP_BUDGET = 1.0  # seconds of users.info per request, all look-ups together
+MAX_LOOKUPS = 50  # distinct unnamed people looked up per request
+MAX_EVENT_ID = 100  # what a claimed event id may take of the column's 128 characters
+ARRIVED = "teambot_arrived"  # the bolt context key: when the request arrived (loop time)
+
+
+class SlackStartError(Exception):
+    """Slack could not be started (auth.test refused the token or did not answer)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,19 @@ class Profile:
     name: str
     timezone: str | None
     locale: str | None
+
+
+NAMELESS = Profile(name="", timezone=None, locale=None)
+
+
+@dataclass
+class _Job:
+    """One request's work. The listener waits for `done` until the ack is due; after
+    that the work is `late` and answers on its own."""
+
+    done: asyncio.Future[Reply | None]
+    late: bool = False
+    locale: str | None = None  # the asker's, once their profile is known
 
 
 class SlackAdapter:
@@ -99,6 +137,9 @@ class SlackAdapter:
         self.background = background or Background()
         self.hub = hub or Hub()
         self.hub.register(self)
+        self.ack_budget = ACK_BUDGET
+        self.lookup_budget = LOOKUP_BUDGET
+        self.installation: Installation | None = None
         self._profiles: dict[str, tuple[float, Profile]] = {}  # user -> (good until, profile)
         self._lookups: dict[str, asyncio.Future[Profile]] = {}  # users.info calls under way
         self._session: aiohttp.ClientSession | None = None
@@ -106,52 +147,108 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self.app: AsyncApp | None = None
         self.client: AsyncWebClient | None = None
-        self.handler: AsyncSlackRequestHandler | None = None
+        self.web: WebApi | None = None
 
     # -- lifecycle (the adapter protocol) --------------------------------------
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession()
-        self.client = AsyncWebClient(
-            token=self.bot_token,
-            base_url=self.api_url,
-            session=self._session,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                self._rate_limit_retry(),
-            ],
+        try:
+            await self._start(self._session)
+        except BaseException:
+            await self._session.close()
+            raise
+
+    async def _start(self, session: aiohttp.ClientSession) -> None:
+        self.web = WebApi(
+            session=session, token=self.bot_token, base_url=self.api_url, on_wait=self._waited
         )
+        self.installation = installation = await self._identify(self.web)
+        retries = [AsyncConnectionErrorRetryHandler(max_retry_count=2), self._rate_limit_retry()]
+        self.client = AsyncWebClient(
+            token=self.bot_token, base_url=self.api_url, session=session,
+            timeout=int(ATTEMPT_TIMEOUT), retry_handlers=retries,
+        )  # fmt: skip
+
+        async def authorize() -> AuthorizeResult:
+            # The installation is known since start-up: bolt needs no auth.test per request.
+            return AuthorizeResult(
+                enterprise_id=installation.enterprise_id, team_id=installation.team_id,
+                bot_user_id=installation.bot_user_id, bot_id=installation.bot_id,
+                bot_token=self.bot_token,
+            )  # fmt: skip
+
         app = AsyncApp(
-            client=self.client,
-            signing_secret=self.signing_secret,
+            # bolt's per-request clients take the token from `authorize`.
+            client=AsyncWebClient(
+                base_url=self.api_url, session=session, timeout=int(ATTEMPT_TIMEOUT),
+                retry_handlers=retries,
+            ),
+            authorize=authorize,
+            before_authorize=self._only_this_installation,
+            request_verification_enabled=False,  # see the module's docstring
             process_before_response=True,
             logger=log,
-        )
+        )  # fmt: skip
         app.command(_COMMAND)(self._on_command)
         app.event("app_mention")(self._on_mention)
         app.action(re.compile(r"^tb:"))(self._on_button)
         app.view(ASK_CALLBACK)(self._on_ask_submitted)
         self.app = app
-        self.handler = AsyncSlackRequestHandler(app)
         if self.app_token:
-            try:
-                # slack-sdk's connect() retries a refused token every few seconds
-                # for ever; ask once first so a wrong token fails the start.
-                await self.client.apps_connections_open(app_token=self.app_token)
-                self._socket = AsyncSocketModeHandler(app, self.app_token, web_client=self.client)
-                await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
-            except BaseException:
-                await self._session.close()
-                raise
+            # slack-sdk's connect() retries a refused token every few seconds
+            # for ever; ask once first so a wrong token fails the start.
+            await self.client.apps_connections_open(app_token=self.app_token)
+            self._socket = AsyncSocketModeHandler(app, self.app_token, web_client=self.client)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt: untyped
             log.info("Slack Socket Mode connected")
+
+    async def _identify(self, web: WebApi) -> Installation:
+        """auth.test: the workspace this bot token belongs to. A refused token stops the
+        start at once; a Slack that does not answer is asked three times."""
+        for attempt in range(3):
+            try:
+                answer = await web.call("auth.test", rate_limit_retries=1)
+                break
+            except DeliveryError as err:
+                if err.transient and attempt < 2:
+                    await asyncio.sleep(1.0 + attempt)
+                    continue
+                why = "did not answer" if err.transient else "refused the bot token"
+                message = (
+                    f"Slack start-up failed: auth.test {why} ({err.what}); "
+                    "check SLACK_BOT_TOKEN (and SLACK_API_URL)"
+                )
+                log.error(message)
+                raise SlackStartError(message) from None
+        team = answer.get("team_id")
+        if not isinstance(team, str) or not team:
+            message = (
+                "Slack start-up failed: auth.test named no workspace (an org-wide install?); "
+                "install teambot into one workspace"
+            )
+            log.error(message)
+            raise SlackStartError(message)
+        org = answer.get("enterprise_id")
+        installation = Installation(
+            team_id=team,
+            enterprise_id=org if isinstance(org, str) and org else None,
+            bot_user_id=text_of(answer.get("user_id")) or None,
+            bot_id=text_of(answer.get("bot_id")) or None,
+        )
+        log.info(
+            "Slack: serving workspace %s%s only",
+            team,
+            f" of org {installation.enterprise_id}" if installation.enterprise_id else "",
+        )
+        return installation
+
+    def _waited(self, seconds: float) -> None:
+        self.core.metrics.rate_limited(platform=PLATFORM, seconds=seconds)
 
     def _rate_limit_retry(self) -> RateLimitRetry:
         """Waits out Slack's 429 `Retry-After` (up to 3 times), counting each wait."""
-
-        def waited(seconds: float) -> None:
-            self.core.metrics.rate_limited(platform=PLATFORM, seconds=seconds)
-
-        return RateLimitRetry(max_retry_count=3, on_wait=waited)
+        return RateLimitRetry(max_retry_count=3, on_wait=self._waited)
 
     async def stop(self) -> None:
         if self._socket is not None:
@@ -159,6 +256,8 @@ class SlackAdapter:
         await self.background.drain()
         if self._session is not None:
             await self._session.close()
+
+    # -- sending (the clock's posts, mirrors and DMs) -------------------------------
 
     async def send(
         self,
@@ -170,18 +269,25 @@ class SlackAdapter:
         dedupe_key: str | None = None,
     ) -> None:
         """Post a reply into a channel (or a DM, with a user id as the channel);
-        its picture, if any, follows as a file in the same conversation."""
-        assert self.client is not None
+        its picture, if any, follows as a file in the same conversation.
+
+        Raises `DeliveryError` when Slack did not take the message (see `bot.slack.web`
+        for what is transient). chat.postMessage has no idempotency key: `dedupe_key` is
+        not sent."""
+        assert self.web is not None
         body = self._rendered(reply, ping)
+        posted_in = '{"channel": ' + json.dumps(channel) + ", " + body[1:]
         with self.core.metrics.posting(platform=PLATFORM, kind=kind):
-            posted = await self._post_message(channel, body)
+            posted = await self.web.call("chat.postMessage", json_body=posted_in)
         if reply.image is not None:
             # A DM is posted to a user id; files go to the conversation Slack answered with.
-            await self._upload(channel=posted.get("channel") or channel, reply=reply)
+            await self._upload(channel=text_of(posted.get("channel")) or channel, reply=reply)
 
     def _rendered(self, reply: Reply, ping: bool) -> str:
         """The JSON of chat.postMessage without its channel, rendered once for a fan-out
-        that posts the same Reply object to many channels (the clock's standup prompts)."""
+        that posts the same Reply object to many channels (the clock's standup prompts).
+        slack-sdk's client costs about three times the CPU per call, which a fan-out to
+        thousands of channels feels (bench/README.md, "Standup fan-out")."""
         key = (id(reply), ping)
         hit = self._renders.get(key)
         if hit is not None and hit[0] is reply:  # the entry holds the reply: ids stay unique
@@ -196,43 +302,6 @@ class SlackAdapter:
             self._renders.popitem(last=False)
         return rest
 
-    async def _post_message(self, channel: str, rest: str) -> dict[str, Any]:
-        """chat.postMessage on the shared session with a body built from the rendered part:
-        slack-sdk's client costs about three times the CPU per call, which a fan-out to
-        thousands of channels feels (bench/README.md, "Standup fan-out"). Waits out a 429's
-        `Retry-After` (up to RATE_LIMIT_RETRIES times) and retries a refused connection twice."""
-        assert self._session is not None
-        body = ('{"channel": ' + json.dumps(channel) + ", " + rest[1:]).encode("utf-8")
-        headers = {
-            "Authorization": f"Bearer {self.bot_token}",
-            "Content-Type": "application/json; charset=utf-8",
-        }
-        url = f"{self.api_url}chat.postMessage"
-        limited = refused = 0
-        while True:
-            try:
-                async with self._session.post(url, data=body, headers=headers) as response:
-                    if response.status == 429 and limited < RATE_LIMIT_RETRIES:
-                        limited += 1
-                        wait = _retry_after(response.headers.get("Retry-After"))
-                        started = time.monotonic()
-                        await asyncio.sleep(wait)
-                        self.core.metrics.rate_limited(
-                            platform=PLATFORM, seconds=time.monotonic() - started
-                        )
-                        continue
-                    data = await response.json(content_type=None)
-            except aiohttp.ClientConnectionError:
-                if refused >= 2:
-                    raise
-                refused += 1
-                await asyncio.sleep(0.5 * refused)
-                continue
-            if response.status == 429 or not isinstance(data, dict) or not data.get("ok"):
-                error = data.get("error") if isinstance(data, dict) else response.status
-                raise SlackApiError(f"chat.postMessage failed: {error}", _Answer(data))  # type: ignore[no-untyped-call]  # slack-sdk: untyped
-            return data
-
     async def _upload(self, *, channel: str, reply: Reply) -> None:
         """files.getUploadURLExternal, the upload, files.completeUploadExternal: each step
         waits out a 429 like every call of the client. The message is out already, so a
@@ -242,21 +311,37 @@ class SlackAdapter:
             await self.client.files_upload_v2(channel=channel, **upload(reply.image))
         except SlackApiError as err:
             log.error("uploading a picture failed: channel=%s error=%s",
-                      channel, err.response.get("error"))  # fmt: skip
-        except SlackRequestError as err:
-            log.error("uploading a picture failed: channel=%s: %s", channel, err)
+                      channel, _error_of(err))  # fmt: skip
+        except (SlackRequestError, TimeoutError, aiohttp.ClientError) as err:
+            log.error("uploading a picture failed: channel=%s: %s", channel, type(err).__name__)
+
+    async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
+        try:
+            await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
+        except DeliveryError as err:
+            log.error("DM failed: user=%s error=%s transient=%s", user_id, err.what, err.transient)
+
+    # -- the HTTP endpoint ---------------------------------------------------------------
 
     async def endpoint(self, request: Request) -> Response:
         """POST /slack/events: slash commands, events and interactivity on one URL.
 
-        bolt parses a body before it checks the signature, and its parser raises on
-        bytes that are not UTF-8 or not the JSON or form they claim to be (a 500):
-        such a body is refused here with 400 and never reaches a listener."""
+        The signature is checked on the raw bytes before anything parses them. A signed
+        body that bolt cannot parse (not UTF-8, not the JSON or form it claims to be, or
+        missing what bolt's matchers take for granted) is refused with 400."""
         assert self.app is not None
-        if not signature_headers_usable(request.headers):
-            log.warning("Slack request refused: malformed signature headers")
-            return JSONResponse({"error": "invalid request"}, status_code=401)
+        arrived = asyncio.get_running_loop().time()
         body = await request.body()
+        headers = request.headers
+        if not signed_by_slack(
+            self.signing_secret,
+            timestamp=headers.get("x-slack-request-timestamp"),
+            signature=headers.get("x-slack-signature"),
+            body=body,
+            now=time.time(),
+        ):
+            log.warning("Slack request refused: no valid signature")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         try:
             parsed = to_async_bolt_request(request, body)
         except (ValueError, TypeError, AttributeError, LookupError, RecursionError):
@@ -264,39 +349,100 @@ class SlackAdapter:
         if parsed is None or not well_formed(parsed.body):
             log.warning("Slack request refused: the body does not parse")
             return JSONResponse({"error": "malformed request"}, status_code=400)
+        parsed.context[ARRIVED] = arrived
         return to_starlette_response(await self.app.async_dispatch(parsed))
+
+    async def _only_this_installation(
+        self, req: AsyncBoltRequest, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse:
+        """bolt's before-authorize step: a request for another workspace runs nothing.
+        Over HTTP it gets 403 (and no retries); over Socket Mode it is acked, so that
+        Slack does not send it again."""
+        assert self.installation is not None
+        body = req.body
+        if not isinstance(body, dict) or body.get("type") == "url_verification":
+            return await next()
+        why = self.installation.refusal(body)
+        if why is None:
+            return await next()
+        log.warning("Slack request refused: %s", why)
+        if req.mode == "socket_mode":
+            return BoltResponse(status=200, body="")
+        return BoltResponse(
+            status=403,
+            body=json.dumps({"error": "unknown workspace"}),
+            headers={"content-type": "application/json", "x-slack-no-retry": "1"},
+        )
 
     # -- identity ---------------------------------------------------------------------
 
     async def profile(self, user_id: str) -> Profile:
-        """Name, time zone and locale from users.info, cached for an hour (a failed lookup
-        for five minutes): users.info is on the ack path at most once per user, also when
-        several of their requests arrive together (they share one lookup)."""
-        cached = self._profiles.get(user_id)
-        if cached is not None and time.monotonic() < cached[0]:
-            return cached[1]
+        """One member's profile, within the look-up budget (see `profiles`)."""
+        return (await self.profiles([], asker=user_id))[user_id]
+
+    async def profiles(
+        self, user_ids: Iterable[str], *, asker: str | None = None
+    ) -> dict[str, Profile]:
+        """Names, time zones and locales from users.info, cached for an hour (a refusal
+        for five minutes, a failure or a late answer for half a minute). All look-ups run
+        at once and take at most `lookup_budget` seconds together; the `asker` and the
+        first MAX_LOOKUPS others not in the cache are looked up, the rest (and whoever is
+        late) stay nameless: the core shows their ids. A user is looked up once, also when several
+        requests want them at the same time (they share the look-up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lookup_budget
+        found: dict[str, Profile] = {}
+        waiting: dict[str, asyncio.Future[Profile]] = {}
+        now = time.monotonic()
+        others = 0
+        for user_id in dict.fromkeys([*([asker] if asker is not None else []), *user_ids]):
+            cached = self._profiles.get(user_id)
+            if cached is not None and now < cached[0]:
+                found[user_id] = cached[1]
+            elif user_id and (user_id == asker or others < MAX_LOOKUPS):
+                if user_id != asker:
+                    others += 1
+                waiting[user_id] = self._lookup(user_id, deadline)
+            else:
+                found[user_id] = NAMELESS
+        if waiting:
+            await asyncio.wait(waiting.values(), timeout=max(0.0, deadline - loop.time()))
+        for user_id, lookup in waiting.items():
+            done = lookup.done() and not lookup.cancelled() and lookup.exception() is None
+            found[user_id] = lookup.result() if done else NAMELESS
+        return found
+
+    def _lookup(self, user_id: str, deadline: float) -> asyncio.Future[Profile]:
         lookup = self._lookups.get(user_id)
         if lookup is None:
-            lookup = asyncio.ensure_future(self._look_up(user_id))
+            lookup = asyncio.ensure_future(self._look_up(user_id, deadline))
             self._lookups[user_id] = lookup
             lookup.add_done_callback(lambda _: self._lookups.pop(user_id, None))
-        return await asyncio.shield(lookup)
+        return lookup
 
-    async def _look_up(self, user_id: str) -> Profile:
-        assert self.client is not None
+    async def _look_up(self, user_id: str, deadline: float) -> Profile:
+        assert self.web is not None
+        timeout = max(0.05, deadline - asyncio.get_running_loop().time())
         try:
-            resp = await self.client.users_info(user=user_id, include_locale=True)
-        except SlackApiError as err:
-            log.warning("users.info failed for %s: %s", user_id, err.response.get("error"))
-            nameless = Profile(name="", timezone=None, locale=None)
-            self._profiles[user_id] = (time.monotonic() + PROFILE_RETRY, nameless)
-            return nameless
-        user = resp.get("user") or {}
-        info = user.get("profile") or {}
+            answer = await self.web.call(
+                "users.info", form={"user": user_id, "include_locale": "1"},
+                timeout=timeout, rate_limit_retries=0, connect_retries=0,
+            )  # fmt: skip
+        except DeliveryError as err:
+            # A refusal (user_not_found: someone of another organisation, say) is routine.
+            level = logging.WARNING if err.transient else logging.INFO
+            log.log(level, "users.info failed for %s: %s", user_id, err.what)
+            retry = PROFILE_RETRY_SOON if err.transient else PROFILE_RETRY
+            self._profiles[user_id] = (time.monotonic() + retry, NAMELESS)
+            return NAMELESS
+        user = object_of(answer.get("user"))
+        info = object_of(user.get("profile"))
         found = Profile(
-            name=info.get("display_name") or info.get("real_name") or user.get("name") or "",
-            timezone=user.get("tz"),
-            locale=user.get("locale"),
+            name=text_of(info.get("display_name"))
+            or text_of(info.get("real_name"))
+            or text_of(user.get("name")),
+            timezone=text_of(user.get("tz")) or None,
+            locale=text_of(user.get("locale")) or None,
         )
         self._profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
         return found
@@ -304,30 +450,34 @@ class SlackAdapter:
     async def inbound(
         self,
         *,
-        team_id: str,
         channel_id: str,
         channel_name: str,
         user_id: str,
         raw_text: str,
         event_id: str | None,
-        bot_user_id: str | None = None,
+        job: _Job | None = None,
     ) -> Inbound:
+        """The neutral command, in this installation's workspace. Mentions Slack sent
+        without a name, and the asker, are looked up (bounded: see `profiles`)."""
+        assert self.installation is not None
         # Signed payloads can still hold any JSON: what is not a string counts as absent.
-        team_id, channel_id, channel_name, user_id, raw_text = map(
-            text_of, (team_id, channel_id, channel_name, user_id, raw_text)
+        channel_id, channel_name, user_id, raw_text = map(
+            text_of, (channel_id, channel_name, user_id, raw_text)
         )
         event_id = text_of(event_id) or None
-        parsed = parse_text(raw_text, drop_user=bot_user_id)
+        parsed = parse_text(raw_text, drop_user=self.installation.bot_user_id)
+        unnamed = [key for key, ref in parsed.mentions.items() if not ref.display_name]
+        named = await self.profiles(unnamed, asker=user_id)
         mentions = dict(parsed.mentions)
-        for key, ref in parsed.mentions.items():
-            if not ref.display_name:
-                named = await self.profile(ref.platform_user_id)
-                mentions[key] = MentionRef(ref.platform_user_id, named.name)
-        me = await self.profile(user_id)
+        for key in unnamed:
+            mentions[key] = MentionRef(key, named[key].name)
+        me = named[user_id]
+        if job is not None:
+            job.locale = me.locale
         return Inbound(
             platform=PLATFORM,
-            workspace_id=team_id,
-            workspace_name=team_id,
+            workspace_id=self.installation.team_id,
+            workspace_name=self.installation.team_id,
             channel_id=channel_id,
             channel_name=channel_name,
             user_id=user_id,
@@ -339,139 +489,206 @@ class SlackAdapter:
             event_id=event_id,
         )
 
+    # -- acking in time ---------------------------------------------------------------
+
+    async def _within_ack(
+        self,
+        context: Mapping[str, Any],
+        work: Callable[[_Job], Awaitable[Reply | None]],
+        *,
+        what: str,
+        late: Callable[[Reply], Awaitable[None]] | None = None,
+    ) -> tuple[_Job, bool]:
+        """Run `work` in the background and wait for it until the ack is due. Returns the
+        job and whether it finished in time (then `job.done` holds the reply); a late job
+        hands its reply to `late` when it has one."""
+        loop = asyncio.get_running_loop()
+        job = _Job(loop.create_future())
+        self.background.spawn(self._carry(job, work, late), what=what)
+        arrived = context.get(ARRIVED)
+        start = arrived if isinstance(arrived, float) else loop.time()
+        try:
+            await asyncio.wait({job.done}, timeout=max(0.0, start + self.ack_budget - loop.time()))
+        except asyncio.CancelledError:
+            job.late = True
+            raise
+        if job.done.done():
+            return job, True
+        job.late = True
+        log.info("%s still running when its ack was due: acked, the answer follows", what)
+        return job, False
+
+    @staticmethod
+    async def _carry(
+        job: _Job,
+        work: Callable[[_Job], Awaitable[Reply | None]],
+        late: Callable[[Reply], Awaitable[None]] | None,
+    ) -> None:
+        try:
+            reply = await work(job)
+        except Exception:
+            # The core answers every command (an apology at worst): this is the edge's own
+            # failure. It is logged; Slack gets an empty ack.
+            log.exception("handling a Slack request failed")
+            reply = None
+        if not job.late:
+            job.done.set_result(reply)
+        elif reply is not None and late is not None:
+            await late(reply)
+
+    def _working(self, locale: str | None) -> Reply:
+        """The ack of a command that is not done yet: its answer follows."""
+        language = pick_locale(locale, self.core.router.defaults.locale)
+        return Reply(
+            title=self.catalog.text(language, "common.working"), visibility=Visibility.EPHEMERAL
+        )
+
+    async def _handled(self, inbound: Inbound) -> Reply | None:
+        """The core's answer; the DMs and mirrors it asks for go out at once."""
+        reply = await self.core.handle(inbound)
+        if reply is not None:
+            self.hub.deliver(reply, background=self.background, origin=inbound.event_id)
+        return reply
+
     # -- listeners ----------------------------------------------------------------------
 
-    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
-        inbound = await self.inbound(
-            team_id=body.get("team_id", ""),
-            channel_id=body.get("channel_id", ""),
-            channel_name=body.get("channel_name", ""),
-            user_id=body.get("user_id", ""),
-            raw_text=f"{body.get('command', '')} {body.get('text', '')}",
-            event_id=None,
-        )
-        reply = await self.core.handle(inbound)
-        assert reply is not None  # slash commands carry no event id
-        channel = reply.visibility is Visibility.CHANNEL
-        await ack(
-            response_type="in_channel" if channel else "ephemeral",
-            text=fallback_text(reply),
-            blocks=blocks(reply, SlackStyle(ping=not channel)),
-        )
-        self._notify(reply)
+    async def _on_command(self, ack: Any, body: dict[str, Any], context: Any) -> None:
+        response_url = text_of(body.get("response_url"))
+        trigger = text_of(body.get("trigger_id"))
+
+        async def work(job: _Job) -> Reply | None:
+            inbound = await self.inbound(
+                channel_id=body.get("channel_id", ""),
+                channel_name=body.get("channel_name", ""),
+                user_id=body.get("user_id", ""),
+                raw_text=f"{body.get('command', '')} {body.get('text', '')}",
+                # A slash command is delivered once per trigger: a repeat does nothing.
+                event_id=event_key("command", trigger) if trigger else None,
+                job=job,
+            )
+            return await self._handled(inbound)
+
+        async def follow_up(reply: Reply) -> None:
+            await self._respond(response_url, command_answer(reply))
+
+        job, in_time = await self._within_ack(context, work, what="slash command", late=follow_up)
+        if not in_time:
+            await ack(**command_answer(self._working(job.locale)))
+            return
+        reply = job.done.result()
+        if reply is None:  # a repeat of a command already run
+            await ack()
+            return
+        await ack(**command_answer(reply))
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        inbound = await self.inbound(
-            team_id=body.get("team_id", ""),
-            channel_id=event.get("channel", ""),
-            channel_name=event.get("channel", ""),
-            user_id=event.get("user", ""),
-            raw_text=event.get("text", ""),
-            event_id=body.get("event_id"),
-            bot_user_id=context.get("bot_user_id"),
-        )
-        reply = await self.core.handle(inbound)
-        if reply is None:
-            return
-        self.background.spawn(
-            self._answer(
-                channel=inbound.channel_id,
-                user=inbound.user_id,
-                reply=reply,
-                thread_ts=text_of(event.get("thread_ts")) or None,
-            ),
-            what="mention reply",
-        )
-        self._notify(reply)
+        async def work(job: _Job) -> Reply | None:
+            inbound = await self.inbound(
+                channel_id=event.get("channel", ""),
+                channel_name=event.get("channel", ""),
+                user_id=event.get("user", ""),
+                raw_text=event.get("text", ""),
+                event_id=body.get("event_id"),
+            )
+            reply = await self._handled(inbound)
+            if reply is not None:
+                await self._answer(
+                    channel=inbound.channel_id,
+                    user=inbound.user_id,
+                    reply=reply,
+                    thread_ts=text_of(event.get("thread_ts")) or None,
+                )
+            return reply
 
-    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await self._within_ack(context, work, what="mention")
+
+    async def _on_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any
+    ) -> None:
         user = object_of(body.get("user"))
         container = object_of(body.get("container"))
-        team, channel = object_of(body.get("team")), object_of(body.get("channel"))
+        channel = object_of(body.get("channel"))
         if action["action_id"].startswith("tb:ask:"):
             await ack()
             self.background.spawn(self._ask(body, action), what="open form")
             return
-        inbound = await self.inbound(
-            team_id=team.get("id") or user.get("team_id", ""),
-            channel_id=channel.get("id") or container.get("channel_id", ""),
-            channel_name=channel.get("name", ""),
-            user_id=user.get("id", ""),
-            raw_text=escape_for_parse(text_of(action.get("value"))),
-            event_id=f"action:{container.get('message_ts')}:{action.get('action_ts')}:{user.get('id')}",
-        )
-        reply = await self.core.handle(inbound)
-        await ack()
-        if reply is not None:
-            self.background.spawn(
-                self._update(container, reply, text_of(body.get("response_url"))),
-                what="button reply",
-            )
-            self._notify(reply)
 
-    async def _on_ask_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        async def work(job: _Job) -> Reply | None:
+            inbound = await self.inbound(
+                channel_id=channel.get("id") or container.get("channel_id", ""),
+                channel_name=channel.get("name", ""),
+                user_id=user.get("id", ""),
+                raw_text=escape_for_parse(text_of(action.get("value"))),
+                event_id=event_key(
+                    "action", str(container.get("message_ts")), str(action.get("action_ts")),
+                    str(user.get("id")),
+                ),
+            )  # fmt: skip
+            reply = await self._handled(inbound)
+            if reply is not None:
+                await self._update(container, reply, text_of(body.get("response_url")))
+            return reply
+
+        await self._within_ack(context, work, what="button press")
+        await ack()
+
+    async def _on_ask_submitted(
+        self, ack: Any, body: dict[str, Any], view: dict[str, Any], context: Any
+    ) -> None:
         await ack()
         meta = object_of(json_of(view.get("private_metadata")))
         values = object_of(object_of(view.get("state")).get("values"))
         answer = text_of(object_of(object_of(values.get("answer")).get("answer")).get("value"))
         user = object_of(body.get("user"))
-        inbound = await self.inbound(
-            team_id=user.get("team_id", ""),
-            channel_id=meta.get("channel", ""),
-            channel_name="",
-            user_id=user.get("id", ""),
-            raw_text=escape_for_parse(f"{text_of(meta.get('command'))} {answer}"),
-            event_id=f"view:{view.get('id')}:{view.get('hash')}",
-        )
-        reply = await self.core.handle(inbound)
-        if reply is not None:
-            container = {
-                "channel_id": meta.get("channel"),
-                "message_ts": meta.get("ts"),
-                "is_ephemeral": meta.get("ephemeral", False),
-            }
-            self.background.spawn(
-                self._update(container, reply, text_of(meta.get("response_url"))),
-                what="form reply",
+
+        async def work(job: _Job) -> Reply | None:
+            inbound = await self.inbound(
+                channel_id=meta.get("channel", ""),
+                channel_name="",
+                user_id=user.get("id", ""),
+                raw_text=escape_for_parse(f"{text_of(meta.get('command'))} {answer}"),
+                event_id=event_key("view", str(view.get("id")), str(view.get("hash"))),
             )
-            self._notify(reply)
+            reply = await self._handled(inbound)
+            if reply is not None:
+                container = {
+                    "channel_id": meta.get("channel"),
+                    "message_ts": meta.get("ts"),
+                    "is_ephemeral": meta.get("ephemeral", False),
+                }
+                await self._update(container, reply, text_of(meta.get("response_url")))
+            return reply
+
+        await self._within_ack(context, work, what="form submission")
 
     # -- answering -------------------------------------------------------------------
 
     async def _answer(
         self, *, channel: str, user: str, reply: Reply, thread_ts: str | None
     ) -> None:
-        assert self.client is not None
-        text = fallback_text(reply)
+        """A mention's reply: in the channel (its thread, if any), or to the asker only."""
+        assert self.web is not None
+        message: dict[str, Any] = {"channel": channel, "text": fallback_text(reply)}
+        if reply.visibility is Visibility.CHANNEL:
+            method = "chat.postMessage"
+            message["blocks"] = blocks(reply, SlackStyle(ping=False))
+            message.update(unfurl_links=False, unfurl_media=False)
+        else:
+            method = "chat.postEphemeral"
+            message.update(user=user, blocks=blocks(reply, SlackStyle(ping=True)))
+        if thread_ts:
+            message["thread_ts"] = thread_ts
         try:
             with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
-                if reply.visibility is Visibility.CHANNEL:
-                    await self.client.chat_postMessage(
-                        channel=channel,
-                        text=text,
-                        blocks=blocks(reply, SlackStyle(ping=False)),
-                        thread_ts=thread_ts,
-                        unfurl_links=False,
-                        unfurl_media=False,
-                    )
-                else:
-                    await self.client.chat_postEphemeral(
-                        channel=channel,
-                        user=user,
-                        text=text,
-                        blocks=blocks(reply, SlackStyle(ping=True)),
-                        thread_ts=thread_ts,
-                    )
-        except SlackApiError as err:
-            log.error(
-                "posting a reply failed: channel=%s error=%s", channel, err.response.get("error")
-            )
+                await self.web.call(method, json_body=json.dumps(message, ensure_ascii=False))
+        except DeliveryError as err:
+            log.error("posting a reply failed: channel=%s error=%s", channel, err.what)
 
     async def _update(
         self, container: dict[str, Any], reply: Reply, response_url: str | None
     ) -> None:
         """A changed task replaces its card; any other reply only the presser sees."""
-        assert self.client is not None
+        assert self.web is not None
         changed = reply.visibility is Visibility.CHANNEL and reply.tone is not Tone.ERROR
         if not changed:
             payload = {
@@ -490,21 +707,19 @@ class SlackAdapter:
             }
             await self._respond(response_url, payload)
             return
+        update = {
+            "channel": container.get("channel_id"),
+            "ts": container.get("message_ts"),
+            "text": fallback_text(reply),
+            "blocks": blocks(reply, SlackStyle(ping=False)),
+        }
         try:
-            await self.client.chat_update(
-                channel=container["channel_id"],
-                ts=container["message_ts"],
-                text=fallback_text(reply),
-                blocks=blocks(reply, SlackStyle(ping=False)),
-            )
+            await self.web.call("chat.update", json_body=json.dumps(update, ensure_ascii=False))
             self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="ok")
-        except SlackApiError as err:
+        except DeliveryError as err:
             # Messages posted by a slash command's response belong to the
             # response_url, not to the bot: replace them through it.
-            log.info(
-                "chat.update refused (%s); replacing through response_url",
-                err.response.get("error"),
-            )
+            log.info("chat.update refused (%s); replacing through response_url", err.what)
             payload = {
                 "replace_original": True,
                 "text": fallback_text(reply),
@@ -513,23 +728,30 @@ class SlackAdapter:
             await self._respond(response_url, payload)
 
     async def _respond(self, response_url: str | None, payload: dict[str, Any]) -> None:
-        """Answer through the interaction's response_url (it also replaces the message)."""
+        """Answer through the interaction's response_url (it also replaces the message),
+        when it is one of Slack's hosts (or the configured API host); never elsewhere."""
+        assert self.web is not None
         if not response_url:
             log.warning("no response_url to answer through; reply dropped")
             self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="error")
             return
-        webhook = AsyncWebhookClient(
-            response_url, session=self._session, retry_handlers=[self._rate_limit_retry()]
-        )
-        try:
-            resp = await webhook.send_dict(payload)
-        except Exception:
+        target = response_url_allowed(response_url, api_url=self.api_url)
+        if target is None:
+            log.warning("response_url refused: not a Slack host; reply dropped")
             self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="error")
-            raise
-        answered = "ok" if resp.status_code == 200 else "error"
+            return
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        try:
+            answer = await self.web.post(target, data=body, headers=headers, what="response_url")
+        except DeliveryError as err:
+            log.error("response_url failed: %s", err.what)
+            self.core.metrics.post(platform=PLATFORM, kind="reply", outcome="error")
+            return
+        answered = "ok" if answer.status == 200 else "error"
         self.core.metrics.post(platform=PLATFORM, kind="reply", outcome=answered)
-        if resp.status_code != 200:
-            log.error("response_url answered %s: %s", resp.status_code, resp.body)
+        if answer.status != 200:
+            log.error("response_url answered %s: %s", answer.status, answer.body[:200])
 
     async def _ask(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         """A button that needs a text first (the reason of a block): open a form."""
@@ -574,16 +796,29 @@ class SlackAdapter:
         }
         await self.client.views_open(trigger_id=body.get("trigger_id"), view=view)
 
-    def _notify(self, reply: Reply) -> None:
-        """After the answer: DMs for the people a change concerns (on their own
-        platform) and the announcement in the project's other channels."""
-        self.hub.deliver(reply, background=self.background)
 
-    async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
-        try:
-            await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
-        except SlackApiError as err:
-            log.error("DM failed: user=%s error=%s", user_id, err.response.get("error"))
+def command_answer(reply: Reply) -> dict[str, Any]:
+    """A slash command's answer, for its ack or its response_url."""
+    channel = reply.visibility is Visibility.CHANNEL
+    return {
+        "response_type": "in_channel" if channel else "ephemeral",
+        "text": fallback_text(reply),
+        "blocks": blocks(reply, SlackStyle(ping=not channel)),
+    }
+
+
+def event_key(kind: str, *parts: str) -> str:
+    """The id under which a delivery is claimed; over-long parts are hashed (the column
+    holds 128 characters and a signed payload can still carry anything)."""
+    key = ":".join((kind, *parts))
+    if len(key) <= MAX_EVENT_ID:
+        return key
+    return f"{kind}:sha1:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
+
+
+def _error_of(err: SlackApiError) -> Any:
+    response = err.response
+    return response.get("error") if isinstance(getattr(response, "data", None), dict) else None
 
 
 def text_of(value: Any) -> str:
@@ -605,16 +840,6 @@ def json_of(value: Any) -> Any:
         return None
 
 
-def signature_headers_usable(headers: Mapping[str, str]) -> bool:
-    """slack-sdk's signature check raises (and bolt answers 500) on a timestamp that is
-    not an integer or a signature that is not ASCII; such a request is refused first."""
-    try:
-        int(headers.get("x-slack-request-timestamp", "0"))
-    except ValueError:
-        return False
-    return headers.get("x-slack-signature", "").isascii()
-
-
 def well_formed(body: Any) -> bool:
     """An object whose parts that bolt's middleware and matchers take for granted are
     of the right type (they raise on anything else, and bolt answers 500)."""
@@ -634,19 +859,6 @@ def well_formed(body: Any) -> bool:
         first = actions[0] if isinstance(actions, list) and actions else None
         return isinstance(first, dict) and isinstance(first.get("action_id"), str)
     return True
-
-
-class _Answer(dict[str, Any]):
-    """What SlackApiError carries for our own calls: Slack's JSON answer (`.get("error")`)."""
-
-
-def _retry_after(header: str | None) -> float:
-    """Slack's `Retry-After` seconds, plus up to half a second so waiters spread out."""
-    try:
-        seconds = max(0.0, float(header or 1))
-    except ValueError:
-        seconds = 1.0
-    return min(seconds, 60.0) + random.random() / 2
 
 
 def escape_for_parse(text: str) -> str:
