@@ -9,11 +9,10 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from starlette.routing import Route
 
 from bot.app import App
 from bot.core import Core
+from bot.health import Check, DatabaseProbe, Health
 from bot.hub import Hub
 from bot.limits import BodyLimit
 from bot.metrics import CONTENT_TYPE
@@ -98,22 +98,22 @@ def build_web_app(
     slack: SlackAdapter | None,
     feishu: FeishuAdapter | None = None,
     clockwork: Clockwork | None = None,
+    health_checks: Sequence[Check] = (),
 ) -> Starlette:
     """The ASGI app: /healthz and /metrics always, /slack/events and /feishu/events for
     HTTP modes; the clock (standups, digests, alerts) starts after the adapters and stops
-    first."""
+    first.
 
-    def ping_database() -> None:
-        with core.router.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    /healthz probes the database on a connection of its own (`bot.health`) and adds each
+    of `health_checks`: callables returning `(name, ok, status)`, cheap and non-blocking
+    (they run on the event loop), such as the clock's skew check. Its body is
+    `{"status": "ok"|"error", "database": <status>, <name>: <status>, ...}`, 503 when any
+    check fails."""
+    health = Health(DatabaseProbe(core.router.db.url), checks=health_checks, metrics=core.metrics)
 
     async def healthz(request: Request) -> Response:
-        try:
-            await core.run(ping_database)
-        except Exception:
-            log.exception("health check: database unreachable")
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        ok, body = await health.report()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(core.metrics.render(), media_type=CONTENT_TYPE)
@@ -143,6 +143,7 @@ def build_web_app(
                 await clockwork.stop()
             for adapter in reversed(started):
                 await adapter.stop()
+            health.dispose()
 
     # Bodies over the limit are refused (413) before they are read into memory.
     web = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
