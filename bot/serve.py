@@ -23,7 +23,14 @@ from bot.app import App
 from bot.core import Core
 from bot.health import Check, DatabaseProbe, Health
 from bot.hub import Hub
-from bot.limits import BodyLimit
+from bot.limits import (
+    KEEP_ALIVE,
+    MAX_CONNECTIONS,
+    READ_TIMEOUT,
+    BodyLimit,
+    bounded_http,
+    raise_open_file_limit,
+)
 from bot.metrics import CONTENT_TYPE
 from bot.scheduling import build_clockwork, hub_sender
 from bot.settings import Settings
@@ -153,7 +160,9 @@ def build_web_app(
     return web
 
 
-def serve(app: App) -> int:
+def serve(
+    app: App, *, read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+) -> int:
     import uvicorn
 
     settings = app.settings
@@ -178,7 +187,8 @@ def serve(app: App) -> int:
     # one lets serve() finish its own clean-up and exit 0.
     previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        options = uvicorn_options()
+        connections = raise_open_file_limit(max_connections)
+        options = uvicorn_options(read_timeout=read_timeout, max_connections=connections)
         if settings.log_format == "json":
             options["log_config"] = None  # uvicorn's records go through our JSON handler
         # Everything built so far (modules, mappers, the app) lives as long as the process:
@@ -193,13 +203,23 @@ def serve(app: App) -> int:
     return 0
 
 
-def uvicorn_options() -> dict[str, Any]:
+def uvicorn_options(
+    *, read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+) -> dict[str, Any]:
     """How uvicorn serves teambot (bench/http_e2e.py serves its baseline app the same way).
 
-    uvicorn's default loop and HTTP implementations ("auto") are uvloop and httptools,
-    which teambot depends on, falling back to asyncio and h11 where they are missing.
+    uvicorn's default loop is uvloop, which teambot depends on; its HTTP protocol is
+    httptools' with the bounds of `bot.limits.BoundedHttp`: a request must arrive within
+    `read_timeout` seconds, its head within 64 KiB, and past `max_connections` the
+    connections idle longest are closed. (uvicorn's own `limit_concurrency` is not used:
+    it counts idle connections too, and answers 503 to everything, /healthz included,
+    while they are open.)
     """
-    return {"log_level": "info"}
+    return {
+        "log_level": "info",
+        "http": bounded_http(read_timeout=read_timeout, max_connections=max_connections),
+        "timeout_keep_alive": KEEP_ALIVE,
+    }
 
 
 def _ignore_signal(signum: int, frame: object) -> None:
