@@ -165,6 +165,7 @@ class Health:
         self.fresh_for = fresh_for
         self.lock_grace = lock_grace
         self._result: tuple[float, str] | None = None  # (when it came, database status)
+        self._result_started = float("-inf")  # when the probe that found it started
         self._running: tuple[float, asyncio.Future[str]] | None = None
         self._locked_since: float | None = None
         self._names: list[str | None] = [None] * len(self.checks)
@@ -214,9 +215,14 @@ class Health:
         return future
 
     def _finished(self, future: asyncio.Future[str], started: float, found: str) -> None:
+        if started < self._result_started:  # left behind, and a later probe has answered
+            if not future.done():
+                future.set_result(found)
+            return
         status = self._judge(found, started)
         previous = self._result[1] if self._result is not None else OK
         self._result = (self.clock(), status)
+        self._result_started = started
         if self._running is not None and self._running[1] is future:
             self._running = None
         if status != previous:

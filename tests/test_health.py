@@ -7,6 +7,7 @@ migration 0007, tested by upgrading a database that holds data at 0006."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import socket
 import sqlite3
@@ -27,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.app import build_app
 from bot.core import Core
-from bot.health import Check, classify
+from bot.health import Check, DatabaseProbe, Health, classify
 from bot.serve import build_web_app
 from bot.settings import Settings
 from commands.i18n import Catalog
@@ -287,6 +288,79 @@ async def test_a_server_that_never_answers_is_503_timeout_within_a_second() -> N
             assert await healthz(client) == timeout
             assert await healthz(client) == timeout
             assert core.metrics.value("teambot_health_check_failures_total", check="database") == 2
+
+
+# -- cheap under frequent polling ------------------------------------------------------------
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_polls_share_one_probe_and_its_result_for_a_second(sqlite_url: str) -> None:
+    """Concurrent polls share one probe, and its result answers them for a second: five
+    polls at once write to the database (its WAL) once, like one poll; polls within the
+    second write nothing."""
+    path = make_url(sqlite_url).database
+    assert path is not None
+    wal = Path(f"{path}-wal")
+    keeper = sqlite3.connect(path)  # as the app's pool does: the WAL stays between probes
+    keeper.execute("SELECT count(*) FROM alembic_version").fetchall()
+    clock = ManualClock()
+    health = Health(DatabaseProbe(sqlite_url), clock=clock)
+    try:
+        assert await health.database() == "ok"
+        first = wal.stat().st_size
+        assert await asyncio.gather(*(health.database() for _ in range(5))) == ["ok"] * 5
+        assert wal.stat().st_size == first  # within the second: the result, no probe
+        clock.now += 1.1
+        assert await asyncio.gather(*(health.database() for _ in range(5))) == ["ok"] * 5
+        one_probe = wal.stat().st_size - first
+        assert one_probe > 0
+        clock.now += 1.1
+        assert await health.database() == "ok"
+        assert wal.stat().st_size - first == 2 * one_probe
+    finally:
+        health.dispose()
+        keeper.close()
+
+
+def accept_waiting(listener: socket.socket, into: list[socket.socket]) -> int:
+    """Accept the connections waiting in `listener`'s backlog, keeping them open (and
+    silent) in `into`; how many there were."""
+    count = 0
+    listener.settimeout(0.2)
+    with contextlib.suppress(TimeoutError):
+        while True:
+            into.append(listener.accept()[0])
+            count += 1
+    return count
+
+
+async def test_a_probe_hanging_for_long_is_left_behind() -> None:
+    """Polls while a probe hangs wait for that probe (no second connection); one still
+    hanging after 10 s is left behind and the next poll starts a new one."""
+    accepted: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/teambot"
+        clock = ManualClock()
+        health = Health(DatabaseProbe(url), clock=clock, deadline=0.1)
+        try:
+            assert await health.database() == "timeout"
+            clock.now += 5
+            assert await health.database() == "timeout"
+            assert await asyncio.to_thread(accept_waiting, silent, accepted) == 1
+            clock.now += 6
+            assert await health.database() == "timeout"
+            assert await asyncio.to_thread(accept_waiting, silent, accepted) == 1
+        finally:
+            health.dispose()
+            for conn in accepted:
+                conn.close()
 
 
 # -- what errors mean ---------------------------------------------------------------------
