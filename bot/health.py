@@ -18,14 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.pool import NullPool
 
 from bot.metrics import Metrics
@@ -128,19 +130,19 @@ def _probe_engine(url: str, *, sqlite: bool) -> Engine:
         return create_engine(
             url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT}
         )
-    engine = create_engine(
-        url,
-        poolclass=NullPool,
-        connect_args={"timeout": LOCK_WAIT, "check_same_thread": False},
-    )
+    path = make_url(url).database or ""
+    # mode=rw: a database file that has gone is `unreachable`, not created again empty.
+    # isolation_level=None: the driver opens no transaction of its own; the read takes
+    # none (in WAL mode it never waits for a writer), the write takes the lock with
+    # BEGIN IMMEDIATE.
+    target = f"file:{quote(os.path.abspath(path))}?mode=rw"
 
-    @event.listens_for(engine, "connect")
-    def _autocommit(dbapi_connection: Any, _record: Any) -> None:
-        # The driver opens no transaction of its own: the read takes none (in WAL mode it
-        # never waits for a writer) and the write takes the lock with BEGIN IMMEDIATE.
-        dbapi_connection.isolation_level = None
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
+            target, uri=True, timeout=LOCK_WAIT, isolation_level=None, check_same_thread=False
+        )
 
-    return engine
+    return create_engine("sqlite://", poolclass=NullPool, creator=connect)
 
 
 class Health:

@@ -182,6 +182,20 @@ async def test_a_lock_held_for_long_is_503_locked_then_ok_again(sqlite_url: str)
         assert core.metrics.value("teambot_health_check_failures_total", check="database") >= 1
 
 
+async def test_a_sqlite_file_that_is_gone_is_503_unreachable_and_not_made_again(
+    sqlite_url: str,
+) -> None:
+    """The database file deleted under a running server: 503 {"database": "unreachable"};
+    the probe does not create an empty database in its place."""
+    path = Path(make_url(sqlite_url).database or "")
+    async with served(sqlite_url) as (client, _):
+        assert await healthz(client) == (200, OK)
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            name.unlink(missing_ok=True)
+        await until(client, (503, {"status": "error", "database": "unreachable"}), within=3)
+        assert not path.exists()
+
+
 def test_failing_disk_writes_are_503_write_failed(tmp_path: Path, fake: FakeSlack) -> None:
     """The real `teambot serve`: once its writes fail on disk (a file-size limit of 0 on the
     process, so every write to a file fails as on a broken disk), /healthz answers 503
