@@ -133,9 +133,11 @@ class BoundedHttp(HttpToolsProtocol):
       opening or of its first byte on a kept-alive connection: else 408 and the connection
       is closed. Time spent idle between requests is the keep-alive time-out's business.
     - A head over `max_head` bytes is answered 431 and the connection closed.
-    - Past `max_connections`, the connections idle longest (no request in progress: a
-      half-sent head counts as idle) are closed to make room, down to nine tenths of the
-      cap; when every connection has a request in progress, the new one is closed.
+    - Past `max_connections`, idle connections (no request in progress: a half-sent head
+      counts as idle) are closed to make room, down to nine tenths of the cap: first those
+      that never sent a whole request, idle longest first, then kept-alive ones (a proxy's
+      or a platform's, which would find theirs closed as they reuse it); when every
+      connection has a request in progress, the new one is closed.
     """
 
     read_timeout: float = READ_TIMEOUT
@@ -144,6 +146,7 @@ class BoundedHttp(HttpToolsProtocol):
 
     _read_timer: asyncio.TimerHandle | None = None
     _idle_since = 0.0
+    _proven = False  # a whole request has arrived on this connection
     _head_bytes = 0
     _in_head = True
 
@@ -176,6 +179,7 @@ class BoundedHttp(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._proven = True
         self._disarm()
         self._in_head = True
         self._head_bytes = 0
@@ -226,8 +230,9 @@ _last_cap_warning = 0.0
 
 
 def _make_room(newcomer: BoundedHttp) -> None:
-    """Close the connections idle longest, down to nine tenths of the cap (one sort per tenth
-    of the cap accepted, not one per connection); the newcomer itself when none is idle.
+    """Close idle connections, down to nine tenths of the cap (one sort per tenth of the cap
+    accepted, not one per connection): those that never sent a whole request first, idle
+    longest first; the newcomer itself when none is idle.
 
     Connections closed already but not yet gone (their `connection_lost` comes on a later
     turn of the loop) are not counted: a burst of accepts closes only what it must."""
@@ -238,7 +243,7 @@ def _make_room(newcomer: BoundedHttp) -> None:
     if excess <= 0:
         return
     idle = [c for c in live if c is not newcomer and isinstance(c, BoundedHttp) and c.idle()]
-    oldest = heapq.nsmallest(excess + cap // 10, idle, key=lambda c: c._idle_since)
+    oldest = heapq.nsmallest(excess + cap // 10, idle, key=lambda c: (c._proven, c._idle_since))
     for connection in oldest:
         connection.transport.close()
     if not oldest:

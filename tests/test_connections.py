@@ -288,11 +288,23 @@ async def test_idle_time_between_kept_alive_requests_is_not_read_time(web: Starl
         writer.close()
 
 
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    """One response with a Content-Length: its status line."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    await reader.readexactly(length)
+    return head.split(b"\r\n")[0]
+
+
 async def test_past_the_cap_the_longest_idle_connections_are_closed(web: Starlette) -> None:
-    """With a cap of 20: a request in progress (its body half sent) and 30 idle connections;
-    the oldest idle ones are closed, /healthz is answered, and the request in progress is
-    answered once its body arrives."""
+    """With a cap of 20: a kept-alive connection that has had an answer, a request in
+    progress (its body half sent), then 30 connections that send nothing. The oldest of
+    these are closed, /healthz is answered, the kept-alive connection (older, but proven)
+    still serves, and the request in progress is answered once its body arrives."""
     async with serving(web, read_timeout=5.0, max_connections=20) as port:
+        kept_reader, kept = await connect(port)
+        kept.write(GET)
+        assert await read_response(kept_reader) == b"HTTP/1.1 200 OK"
         busy_reader, busy = await connect(port)
         busy.write(b"POST /metrics HTTP/1.1\r\nHost: teambot\r\nContent-Length: 10\r\n\r\n12345")
         await busy.drain()
@@ -300,14 +312,15 @@ async def test_past_the_cap_the_longest_idle_connections_are_closed(web: Starlet
         await asyncio.sleep(0.2)
         health_reader, health = await connect(port)
         health.write(GET)
-        head = await asyncio.wait_for(health_reader.readuntil(b"\r\n\r\n"), 1)
-        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert await read_response(health_reader) == b"HTTP/1.1 200 OK"
         closed = [reader.at_eof() for reader, _ in idle]
         assert closed[:10] == [True] * 10  # the oldest, closed without an answer
         assert closed[-5:] == [False] * 5
         assert await asyncio.gather(*(r.read() for r, _ in idle[:10])) == [b""] * 10
+        kept.write(GET)
+        assert await read_response(kept_reader) == b"HTTP/1.1 200 OK"
         busy.write(b"67890")
         answer = await asyncio.wait_for(busy_reader.readuntil(b"\r\n"), 2)
         assert answer == b"HTTP/1.1 405 Method Not Allowed\r\n"
-        for _, writer in [*idle, (None, busy), (None, health)]:
+        for _, writer in [*idle, (None, busy), (None, health), (None, kept)]:
             writer.close()
