@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -31,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot: Slack (HTTP or Socket Mode) and /healthz")
     serve.add_argument("--host", help="listen address (default TEAMBOT_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default TEAMBOT_PORT)")
+    # The defaults are bot.limits.READ_TIMEOUT and MAX_CONNECTIONS (not imported here: the
+    # module loads uvicorn, which only `serve` needs).
+    serve.add_argument(
+        "--read-timeout", type=_positive(float), default=5.0, metavar="SECONDS",
+        help="answer 408 and close a connection whose request has not arrived whole by then "
+             "(default 5)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--max-connections", type=_positive(int), default=1000, metavar="N",
+        help="past N open connections, close the ones idle longest (default 1000)",
+    )  # fmt: skip
 
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
     manifest.add_argument("--url", help="public base URL, e.g. https://bot.example.com")
@@ -55,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                      help="where to write (default: the current directory)")  # fmt: skip
     return parser
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+        return value
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
         app = build_app(settings.model_copy(update=overrides))
         try:
-            return serve(app)
+            return serve(app, read_timeout=args.read_timeout, max_connections=args.max_connections)
         finally:
             app.close()
     if args.cmd == "slack-manifest":

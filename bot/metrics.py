@@ -89,6 +89,13 @@ class Metrics:
             buckets=LAG_BUCKETS,
             registry=reg,
         )
+        self.health_failures = Counter(
+            "teambot_health_check_failures",
+            "/healthz answers that found a check failing, by check: database, or an extra "
+            "check's name (what it found is in the answer's body and the log).",
+            ("check",),
+            registry=reg,
+        )
 
     # -- observers -----------------------------------------------------------------
 
@@ -121,6 +128,9 @@ class Metrics:
     def rate_limited(self, *, platform: str, seconds: float) -> None:
         self.rate_limit_waits.labels(platform=platform).inc()
         self.rate_limit_seconds.labels(platform=platform).inc(max(seconds, 0.0))
+
+    def health_failed(self, check: str) -> None:
+        self.health_failures.labels(check=check).inc()
 
     def value(self, name: str, **labels: str) -> float:
         """One sample's current value (0 when it has none yet), as /metrics shows it."""

@@ -9,11 +9,10 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,8 +21,16 @@ from starlette.routing import Route
 
 from bot.app import App
 from bot.core import Core
+from bot.health import Check, DatabaseProbe, Health
 from bot.hub import Hub
-from bot.limits import BodyLimit
+from bot.limits import (
+    KEEP_ALIVE,
+    MAX_CONNECTIONS,
+    READ_TIMEOUT,
+    BodyLimit,
+    bounded_http,
+    raise_open_file_limit,
+)
 from bot.metrics import CONTENT_TYPE
 from bot.scheduling import build_clockwork, hub_sender
 from bot.settings import Settings
@@ -98,22 +105,22 @@ def build_web_app(
     slack: SlackAdapter | None,
     feishu: FeishuAdapter | None = None,
     clockwork: Clockwork | None = None,
+    health_checks: Sequence[Check] = (),
 ) -> Starlette:
     """The ASGI app: /healthz and /metrics always, /slack/events and /feishu/events for
     HTTP modes; the clock (standups, digests, alerts) starts after the adapters and stops
-    first."""
+    first.
 
-    def ping_database() -> None:
-        with core.router.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    /healthz probes the database on a connection of its own (`bot.health`) and adds each
+    of `health_checks`: callables returning `(name, ok, status)`, cheap and non-blocking
+    (they run on the event loop), such as the clock's skew check. Its body is
+    `{"status": "ok"|"error", "database": <status>, <name>: <status>, ...}`, 503 when any
+    check fails."""
+    health = Health(DatabaseProbe(core.router.db.url), checks=health_checks, metrics=core.metrics)
 
     async def healthz(request: Request) -> Response:
-        try:
-            await core.run(ping_database)
-        except Exception:
-            log.exception("health check: database unreachable")
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        ok, body = await health.report()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(core.metrics.render(), media_type=CONTENT_TYPE)
@@ -143,6 +150,7 @@ def build_web_app(
                 await clockwork.stop()
             for adapter in reversed(started):
                 await adapter.stop()
+            health.dispose()
 
     # Bodies over the limit are refused (413) before they are read into memory.
     web = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
@@ -152,7 +160,9 @@ def build_web_app(
     return web
 
 
-def serve(app: App) -> int:
+def serve(
+    app: App, *, read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+) -> int:
     import uvicorn
 
     settings = app.settings
@@ -177,7 +187,8 @@ def serve(app: App) -> int:
     # one lets serve() finish its own clean-up and exit 0.
     previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        options = uvicorn_options()
+        connections = raise_open_file_limit(max_connections)
+        options = uvicorn_options(read_timeout=read_timeout, max_connections=connections)
         if settings.log_format == "json":
             options["log_config"] = None  # uvicorn's records go through our JSON handler
         # Everything built so far (modules, mappers, the app) lives as long as the process:
@@ -192,13 +203,23 @@ def serve(app: App) -> int:
     return 0
 
 
-def uvicorn_options() -> dict[str, Any]:
+def uvicorn_options(
+    *, read_timeout: float = READ_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+) -> dict[str, Any]:
     """How uvicorn serves teambot (bench/http_e2e.py serves its baseline app the same way).
 
-    uvicorn's default loop and HTTP implementations ("auto") are uvloop and httptools,
-    which teambot depends on, falling back to asyncio and h11 where they are missing.
+    uvicorn's default loop is uvloop, which teambot depends on; its HTTP protocol is
+    httptools' with the bounds of `bot.limits.BoundedHttp`: a request must arrive within
+    `read_timeout` seconds, its head within 64 KiB, and past `max_connections` the
+    connections idle longest are closed. (uvicorn's own `limit_concurrency` is not used:
+    it counts idle connections too, and answers 503 to everything, /healthz included,
+    while they are open.)
     """
-    return {"log_level": "info"}
+    return {
+        "log_level": "info",
+        "http": bounded_http(read_timeout=read_timeout, max_connections=max_connections),
+        "timeout_keep_alive": KEEP_ALIVE,
+    }
 
 
 def _ignore_signal(signum: int, frame: object) -> None:

@@ -362,3 +362,11 @@ class ProcessedEvent(SQLModel, table=True):
     platform: str = Field(max_length=16)
     event_id: str = Field(max_length=128)
     received_at: datetime = _created()
+
+
+class HealthProbe(SQLModel, table=True):
+    """Inserted and deleted again in one transaction by /healthz's write probe: always empty."""
+
+    __tablename__ = "health_probe"
+
+    token: str = Field(primary_key=True, max_length=32)

@@ -45,6 +45,7 @@ FAMILIES = {
     "teambot_rate_limit_wait_seconds_total": "counter",
     "teambot_scheduler_runs_total": "counter",
     "teambot_scheduler_lag_seconds": "histogram",
+    "teambot_health_check_failures_total": "counter",
 }
 
 
