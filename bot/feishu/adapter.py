@@ -34,7 +34,7 @@ from bot.feishu.api import FeishuApi, FeishuApiError
 from bot.feishu.render import card, plain
 from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub
 from bot.limits import MAX_BODY
 from commands.i18n import Catalog
 from commands.types import Inbound, Reply, Tone, Visibility
@@ -45,6 +45,9 @@ PLATFORM = "feishu"
 NAME_TTL = 3600.0
 NAME_TIMEOUT = 1.0
 CARD_TIMEOUT = 2.5  # Feishu waits 3 s for a card callback's answer
+# Worth the same message again later: no JSON answer or no answer at all (code None),
+# "the server is busy" (230020) and a rate limit still in force (99991400).
+TRANSIENT_CODES = frozenset({230020, 99991400})
 
 
 class FeishuAdapter:
@@ -124,7 +127,7 @@ class FeishuAdapter:
         id_type = "chat_id" if channel.startswith("oc_") else "open_id"
         image_key = await self._upload(reply)
         await self._deliver(receive_id=channel, id_type=id_type, reply=reply, ping=ping,
-                            uuid=None, image_key=image_key, kind=kind)  # fmt: skip
+                            uuid=dedupe_key, image_key=image_key, kind=kind)  # fmt: skip
 
     async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         image_key = await self._upload(reply)
@@ -269,6 +272,9 @@ class FeishuAdapter:
                     content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
                 )  # fmt: skip
         except FeishuApiError as err:
+            if kind == "scheduled":  # the clock retries or records it; never an apology
+                transient = err.code is None or err.code in TRANSIENT_CODES
+                raise DeliveryError(PLATFORM, f"code {err.code}", transient=transient) from None
             log.error("Feishu send failed (code %s): %s", err.code, err.msg)
             await self._apologise(receive_id, id_type)
 

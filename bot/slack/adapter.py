@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.core import Background, Core
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub
 from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain, upload
 from bot.slack.retry import RateLimitRetry
@@ -60,6 +60,10 @@ PLATFORM = "slack"
 RENDER_MEMO = 64  # replies whose rendering is kept for a fan-out
 # A fan-out meets many 429s; each is waited out (Retry-After) before giving a post up.
 RATE_LIMIT_RETRIES = 6
+# chat.postMessage errors Slack documents as passing: worth the same post again later.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 _COMMAND = re.compile(r"^/(" + "|".join(COMMANDS) + r")$")
 ASK_CALLBACK = "tb:ask"
 PROFILE_TTL = 3600.0
@@ -200,7 +204,9 @@ class SlackAdapter:
         """chat.postMessage on the shared session with a body built from the rendered part:
         slack-sdk's client costs about three times the CPU per call, which a fan-out to
         thousands of channels feels (bench/README.md, "Standup fan-out"). Waits out a 429's
-        `Retry-After` (up to RATE_LIMIT_RETRIES times) and retries a refused connection twice."""
+        `Retry-After` (up to RATE_LIMIT_RETRIES times) and retries a refused connection twice;
+        then raises `DeliveryError`, transient for a 5xx, an answer that is not JSON, a lost
+        connection, a rate limit still in force and Slack's passing errors."""
         assert self._session is not None
         body = ('{"channel": ' + json.dumps(channel) + ", " + rest[1:]).encode("utf-8")
         headers = {
@@ -221,16 +227,29 @@ class SlackAdapter:
                             platform=PLATFORM, seconds=time.monotonic() - started
                         )
                         continue
-                    data = await response.json(content_type=None)
-            except aiohttp.ClientConnectionError:
+                    raw = await response.read()
+            except aiohttp.ClientConnectionError as err:
                 if refused >= 2:
-                    raise
+                    raise DeliveryError(PLATFORM, type(err).__name__, transient=True) from None
                 refused += 1
                 await asyncio.sleep(0.5 * refused)
                 continue
-            if response.status == 429 or not isinstance(data, dict) or not data.get("ok"):
-                error = data.get("error") if isinstance(data, dict) else response.status
-                raise SlackApiError(f"chat.postMessage failed: {error}", _Answer(data))  # type: ignore[no-untyped-call]  # slack-sdk: untyped
+            except aiohttp.ClientError as err:  # a broken answer: the post may be out or not
+                raise DeliveryError(PLATFORM, type(err).__name__, transient=True) from None
+            if response.status == 429:
+                after = _retry_after(response.headers.get("Retry-After"))
+                raise DeliveryError(PLATFORM, "ratelimited", transient=True, retry_after=after)
+            if response.status >= 500:
+                raise DeliveryError(PLATFORM, f"HTTP {response.status}", transient=True)
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise DeliveryError(PLATFORM, f"HTTP {response.status}, no JSON", transient=True)
+            if not data.get("ok"):
+                error = str(data.get("error") or response.status)
+                raise DeliveryError(PLATFORM, error, transient=error in TRANSIENT_ERRORS)
             return data
 
     async def _upload(self, *, channel: str, reply: Reply) -> None:
@@ -582,8 +601,8 @@ class SlackAdapter:
     async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         try:
             await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
-        except SlackApiError as err:
-            log.error("DM failed: user=%s error=%s", user_id, err.response.get("error"))
+        except DeliveryError as err:
+            log.error("DM failed: user=%s error=%s", user_id, err.what)
 
 
 def text_of(value: Any) -> str:
@@ -634,10 +653,6 @@ def well_formed(body: Any) -> bool:
         first = actions[0] if isinstance(actions, list) and actions else None
         return isinstance(first, dict) and isinstance(first.get("action_id"), str)
     return True
-
-
-class _Answer(dict[str, Any]):
-    """What SlackApiError carries for our own calls: Slack's JSON answer (`.get("error")`)."""
 
 
 def _retry_after(header: str | None) -> float:
