@@ -55,7 +55,7 @@ BUILD_CHUNK = 500  # occurrences claimed and built before their posts start goin
 ALERT_TIME = time(9, 0)
 MILESTONE_OFFSETS = (7, 3, 1, 0, -1)  # days before the due date; -1: overdue
 REMIND_BEFORE = timedelta(minutes=30)
-REMINDER_USEFUL = timedelta(minutes=5)  # a reminder with less time left is not sent
+REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
 
 Send = Callable[[Post], Awaitable[None]]
 
@@ -124,6 +124,14 @@ def _reminder(at: time, cutoff: time) -> time:
     return remind.time().replace(microsecond=0)
 
 
+def _reminder_until(remind: datetime, cutoff: datetime) -> datetime:
+    """A reminder is still worth sending while people keep at least half of the time it
+    meant to give them (from its own time to the cutoff), and at most five minutes:
+    30 minutes before a 10:30 cutoff it goes out until 10:25; in a 09:30-09:36 window,
+    at 09:33, until 09:34:30. Never before its own time."""
+    return cutoff - min(REMINDER_USEFUL, (cutoff - remind) / 2)
+
+
 @dataclass(frozen=True)
 class _Standup:
     """What decides a standup's times; many channels share one."""
@@ -148,9 +156,10 @@ def _standup_times(
     while day <= last:
         if is_workday(day, days=days, calendar=shape.calendar):
             cutoff = local(day, shape.cutoff, tz)
+            remind = local(day, reminder, tz)
             out += [
                 ("prompt", day, local(day, shape.at, tz), cutoff),
-                ("reminder", day, local(day, reminder, tz), cutoff - REMINDER_USEFUL),
+                ("reminder", day, remind, _reminder_until(remind, cutoff)),
                 ("summary", day, cutoff, end_of_day(day, tz)),
             ]
         day += timedelta(days=1)
