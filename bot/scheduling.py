@@ -8,33 +8,44 @@ import threading
 from collections.abc import Callable
 
 from bot.console import PLATFORM
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub
 from commands.router import Router
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import Engine, FiringObserver, Send
+from schedules.engine import ClockObserver, Engine, Send, Undelivered
 
 log = logging.getLogger(__name__)
 
 
 def hub_sender(hub: Hub) -> Send:
-    """A post goes through the adapter of its platform; a platform without one
-    here (not configured on this replica) is an error for that post only."""
+    """A post goes through the adapter of its platform, keyed with the post's idempotency
+    key; a platform's `DeliveryError` becomes the engine's `Undelivered` (which the
+    engine retries when it is transient). A platform without an adapter here (not
+    configured on this replica) is an error for that post only."""
 
     async def send(post: Post) -> None:
         adapter = hub.adapters.get(post.platform)
         if adapter is None:
             raise LookupError(f"no adapter for {post.platform}")
-        if post.channel_id:
-            await adapter.send(channel=post.channel_id, reply=post.reply, kind="scheduled")
-        else:
-            await adapter.send(channel=post.user_id, reply=post.reply, ping=True, kind="scheduled")
+        key = post.key or None
+        try:
+            if post.channel_id:
+                await adapter.send(
+                    channel=post.channel_id, reply=post.reply, kind="scheduled", dedupe_key=key
+                )
+            else:
+                await adapter.send(channel=post.user_id, reply=post.reply, ping=True,
+                                   kind="scheduled", dedupe_key=key)  # fmt: skip
+        except DeliveryError as err:
+            raise Undelivered(
+                err.what, transient=err.transient, retry_after=err.retry_after
+            ) from err
 
     return send
 
 
 def build_clockwork(
-    router: Router, send: Send, *, observer: FiringObserver | None = None
+    router: Router, send: Send, *, observer: ClockObserver | None = None
 ) -> Clockwork:
     engine = Engine(
         db=router.db,

@@ -45,6 +45,8 @@ FAMILIES = {
     "teambot_rate_limit_wait_seconds_total": "counter",
     "teambot_scheduler_runs_total": "counter",
     "teambot_scheduler_lag_seconds": "histogram",
+    "teambot_scheduled_posts_total": "counter",
+    "teambot_scheduled_post_retries_total": "counter",
 }
 
 

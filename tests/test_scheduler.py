@@ -249,6 +249,26 @@ async def test_a_reminder_is_useful_from_its_time_while_half_its_time_is_left(
     assert wednesday["standup:1:reminder"] == "skipped"
 
 
+async def test_each_post_carries_its_idempotency_key_and_useful_until(
+    chat: Chat, engine: Engine, outbox: Outbox, clock: Clock
+) -> None:
+    """A post's key (40 hex characters) differs between channels and between days; its
+    `until` is the occurrence's: the prompt's is the cutoff."""
+    at(clock, "2026-11-23T08:00:00+08:00")
+    chat.say("mei", CONFIG, channel="team-a")
+    chat.say("mei", CONFIG, channel="team-b")
+    await engine.run_due(at(clock, "2026-11-24T09:30:00+08:00"))
+    await engine.run_due(at(clock, "2026-11-25T09:30:00+08:00"))
+    posts = outbox.take()
+    keys = {(p.channel_id, p.until): p.key for p in posts}
+    assert len(posts) == 4 and len(set(keys.values())) == 4
+    assert all(len(key) == 40 and int(key, 16) >= 0 for key in keys.values())
+    assert sorted({p.until for p in posts}) == [
+        datetime(2026, 11, 24, 2, 30, tzinfo=UTC),
+        datetime(2026, 11, 25, 2, 30, tzinfo=UTC),
+    ]
+
+
 async def test_answers_are_editable_until_the_cutoff_part_by_part(
     chat: Chat, clock: Clock, db: Database
 ) -> None:
