@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import generate_latest
 
-from schedules.engine import Delivery, Firing
+from schedules.engine import ClockReading, Delivery, Firing
 
 if TYPE_CHECKING:
     from commands.router import Handled
@@ -99,7 +99,11 @@ class Metrics:
             ("platform",),
             registry=reg,
         )
-
+        self.clock_skew = Gauge(
+            "teambot_clock_skew_seconds",
+            "This process's clock minus the database's, measured at the clock's last round.",
+            registry=reg,
+        )
         self.scheduler_lag = Histogram(
             "teambot_scheduler_lag_seconds",
             "How long after its due time a scheduled firing was handled.",
@@ -117,8 +121,8 @@ class Metrics:
             self.dedupe_hits.labels(platform=handled.platform).inc()
 
     def firing(self, event: ClockEvent) -> None:
-        """The clock's observer: one call per occurrence a round handled, and per scheduled
-        post retried or ended."""
+        """The clock's observer: one call per occurrence a round handled, per scheduled
+        post retried or ended, and per reading of the database's clock."""
         if isinstance(event, Firing):
             self.scheduler_runs.labels(outcome=event.outcome).inc()
             if event.lag is not None:
@@ -128,6 +132,8 @@ class Metrics:
                 self.scheduled_retries.labels(platform=event.platform).inc()
             else:
                 self.scheduled_posts.labels(platform=event.platform, outcome=event.outcome).inc()
+        elif isinstance(event, ClockReading):
+            self.clock_skew.set(event.skew)
 
     def post(self, *, platform: str, kind: str, outcome: str) -> None:
         self.posts.labels(platform=platform, kind=kind, outcome=outcome).inc()

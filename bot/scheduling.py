@@ -12,7 +12,8 @@ from bot.hub import DeliveryError, Hub
 from commands.router import Router
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import ClockObserver, Engine, Send, Undelivered
+from schedules.engine import ClockObserver, Engine, Send, TimeSource, Undelivered
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,23 @@ def hub_sender(hub: Hub) -> Send:
 
 
 def build_clockwork(
-    router: Router, send: Send, *, observer: ClockObserver | None = None
+    router: Router,
+    send: Send,
+    *,
+    observer: ClockObserver | None = None,
+    time_source: TimeSource | None = None,
 ) -> Clockwork:
+    """The clock for a router. What is due is decided by the database's clock, unless the
+    router runs on a clock of its own (tests, the demo): then by that one."""
+    if time_source is None:
+        time_source = "database" if router.clock is utcnow else "local"
     engine = Engine(
         db=router.db,
         catalog=router.catalog,
         send=send,
         default_locale=router.defaults.locale,
         clock=router.clock,
+        time_source=time_source,
         observer=observer,
     )
     return Clockwork(engine)

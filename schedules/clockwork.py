@@ -12,7 +12,9 @@ posted late, or skipped when no longer useful.
 
 A wake waits until each post of its round has been tried once; posts that wait
 to be retried go on in the engine, so neither a job nor the re-sync is held up
-by a post that keeps failing.
+by a post that keeps failing. The jobs fire by this process's clock; the engine
+decides what is due by the database's, so a process whose clock is fast finds
+nothing due early, and one whose clock is slow posts at the next re-sync.
 """
 
 from __future__ import annotations
@@ -131,7 +133,9 @@ class Clockwork:
 
     def health(self) -> dict[str, Any]:
         """For a health check, without touching the database: whether the clock runs, and
-        the engine's view (`Engine.health`): `last_round_at`, `posts_in_flight`."""
+        the engine's view (`Engine.health`): `skew_seconds` (this process's clock minus
+        the database's, measured at the last round), `skew_ok` (within 30 s),
+        `last_round_at`, `posts_in_flight`."""
         running = self._scheduler is not None and bool(self._scheduler.running)
         return {"running": running, **self.engine.health()}
 

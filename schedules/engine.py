@@ -22,6 +22,11 @@ Only the planning and claiming of a round hold the round lock: the posts of one
 round go out while the next round plans, so a post that hangs or waits to be
 retried never holds up another schedule's posts.
 
+What is due is decided by one clock per round. With `time_source="database"`
+(what `teambot serve` uses) that is the database's clock, read once per round,
+so replicas whose own clocks disagree still agree on what is due; the local
+clock's distance from it (`skew`) is measured each round and reported.
+
 A crash between the claim and the post loses that post rather than risk
 posting it twice. Occurrences are per local day (`occurrence` is the local
 date at midnight UTC), so changing a standup's time never posts it twice in
@@ -42,11 +47,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from commands import alerts, digest, standup
@@ -73,8 +78,10 @@ POST_TIMEOUT = 10.0  # seconds one attempt at one post may take
 FIRST_WAIT = 1.0  # seconds before the first retry; each further wait doubles ...
 LONGEST_WAIT = 300.0  # ... up to this
 RECORD_EVERY = 1.0  # seconds between writes of finished runs while a round's posts go out
+SKEW_TOLERATED = 30.0  # seconds the local clock may be off the database's before it is reported
 
 Send = Callable[[Post], Awaitable[None]]
+TimeSource = Literal["local", "database"]
 
 
 class Undelivered(Exception):
@@ -152,7 +159,14 @@ class Delivery:
     outcome: str  # retry | posted | failed
 
 
-ClockEvent = Firing | Delivery
+@dataclass(frozen=True)
+class ClockReading:
+    """The local clock against the database's, measured at the start of a round."""
+
+    skew: float  # seconds the local clock is ahead (negative: behind)
+
+
+ClockEvent = Firing | Delivery | ClockReading
 ClockObserver = Callable[[ClockEvent], None]
 
 
@@ -390,6 +404,7 @@ class Engine:
         send: Send,
         default_locale: str = "en",
         clock: Callable[[], datetime] = utcnow,
+        time_source: TimeSource = "local",
         fan_out: int = FAN_OUT,
         retry: Retry | None = None,
         name: str | None = None,
@@ -400,12 +415,15 @@ class Engine:
         self.catalog = catalog
         self.send = send
         self.default_locale = default_locale
-        self.clock = clock
+        self.clock = clock  # this process's clock (tests inject their own)
+        self.time_source = time_source  # whose clock decides what is due
         self.fan_out = fan_out
         self.retry = retry or Retry()
         self.name = name or instance_name()
         self.charts = charts
-        self.observer = observer  # told of every occurrence handled and every post ended
+        self.observer = observer  # told of every occurrence handled, post ended, clock read
+        self.skew: float | None = None  # seconds the clock is ahead of the database's
+        self.skew_measured: datetime | None = None
         self.last_round: datetime | None = None
         self.in_flight = 0  # posts being sent or waiting to be retried
         self._lock = asyncio.Lock()
@@ -417,11 +435,19 @@ class Engine:
         return self._lock
 
     def now(self) -> datetime:
+        """The time that decides what is due: the clock, set right by the skew measured at
+        the last round when the database keeps the time."""
+        if self.time_source == "database" and self.skew is not None:
+            return self.clock() - timedelta(seconds=self.skew)
         return self.clock()
 
     def health(self) -> dict[str, Any]:
         """The clock's state for a health check, without touching the database."""
         return {
+            "time_source": self.time_source,
+            "skew_seconds": None if self.skew is None else round(self.skew, 3),
+            "skew_ok": self.skew is None or abs(self.skew) <= SKEW_TOLERATED,
+            "skew_measured_at": _iso(self.skew_measured),
             "last_round_at": _iso(self.last_round),
             "posts_in_flight": self.in_flight,
         }
@@ -445,8 +471,9 @@ class Engine:
     # -- the whole round -------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> Outcome:
-        """Handle everything due by `now` that nobody has handled yet, and wait until
-        every post is out or given up."""
+        """Handle everything due by `now` (default: `self.now()`, the database's time
+        when it keeps the time) that nobody has handled yet, and wait until every post
+        is out or given up."""
         return await (await self.start_round(now)).finished()
 
     async def start_round(self, now: datetime | None = None) -> Round:
@@ -459,7 +486,8 @@ class Engine:
         runs: list[_Run] = []
         posts: list[asyncio.Future[None]] = []
         async with self._lock:  # one round plans at a time in this process
-            now = now or self.now()
+            if now is None:
+                now = await self._round_time()
             self.last_round = now
             try:
                 due = await asyncio.to_thread(self._unhandled, now)
@@ -477,6 +505,33 @@ class Engine:
                 log.warning("skipped %d missed firings in all (the first %d are logged above)",
                             skipped, SKIPS_LOGGED)  # fmt: skip
         return round_
+
+    async def _round_time(self) -> datetime:
+        if self.time_source == "database":
+            skew = await asyncio.to_thread(self._measure_skew)
+            self._observe_event(ClockReading(skew))
+        return self.now()
+
+    def _measure_skew(self) -> float:
+        """Read the database's clock once; the local clock's distance from it, taken at the
+        middle of the query, becomes `skew`."""
+        dialect = self.db.engine.dialect.name
+        query = {
+            "postgresql": "SELECT clock_timestamp()",
+            "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        }.get(dialect, "SELECT CURRENT_TIMESTAMP")
+        with self.db.engine.connect() as conn:
+            before = self.clock()
+            value = conn.execute(text(query)).scalar_one()
+            after = self.clock()
+        database = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        database = database.replace(tzinfo=UTC) if database.tzinfo is None else database
+        skew = (before + (after - before) / 2 - database).total_seconds()
+        if abs(skew) > SKEW_TOLERATED and (self.skew is None or abs(self.skew) <= SKEW_TOLERATED):
+            log.warning("this process's clock is %+.1f s off the database's; the clock goes by "
+                        "the database's", skew)  # fmt: skip
+        self.skew, self.skew_measured = skew, database
+        return skew
 
     async def _pipeline(
         self,

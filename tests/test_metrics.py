@@ -47,6 +47,7 @@ FAMILIES = {
     "teambot_scheduler_lag_seconds": "histogram",
     "teambot_scheduled_posts_total": "counter",
     "teambot_scheduled_post_retries_total": "counter",
+    "teambot_clock_skew_seconds": "gauge",
 }
 
 
