@@ -100,7 +100,7 @@ async def test_a_hanging_post_holds_up_no_other_channel(
         await slack.slash("/standup", "config time:09:31 tz:UTC cutoff:10:30",
                           channel=f"C20{n}", channel_name=f"later-{n}")  # fmt: skip
     fake.trouble.hang("C100", 120)
-    engine = engine_for(slack.slack, clock, retry=Retry(timeout=1.0, first=0.05, longest=0.2))
+    engine = engine_for(slack.slack, clock, retry=Retry(timeout=2.0, first=0.05, longest=0.2))
     clock.now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     first = await engine.start_round()
     await asyncio.wait_for(first.attempted(), 10)  # C100's first attempt timed out
