@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.exposition import generate_latest
+
+from schedules.engine import ClockReading, Delivery, Firing
 
 if TYPE_CHECKING:
     from commands.router import Handled
-    from schedules.engine import Firing
+    from schedules.engine import ClockEvent
 
 # The classic text format: what every Prometheus server and scraper reads.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -78,9 +80,28 @@ class Metrics:
         )
         self.scheduler_runs = Counter(
             "teambot_scheduler_runs",
-            "Scheduled firings by outcome: posted, late (posted after its time), skipped "
-            "(missed and no longer useful), lost (claimed by another process), failed.",
+            "Scheduled firings by outcome: posted, late (posted after its time), partial (some "
+            "posts failed), skipped (missed and no longer useful), lost (claimed by another "
+            "process), failed (no post went out).",
             ("outcome",),
+            registry=reg,
+        )
+        self.scheduled_posts = Counter(
+            "teambot_scheduled_posts",
+            "Scheduled posts at their end, by outcome: posted, or failed (refused, or still "
+            "failing when no longer useful).",
+            ("platform", "outcome"),
+            registry=reg,
+        )
+        self.scheduled_retries = Counter(
+            "teambot_scheduled_post_retries",
+            "Scheduled posts tried again after a passing failure (5xx, time-out, rate limit).",
+            ("platform",),
+            registry=reg,
+        )
+        self.clock_skew = Gauge(
+            "teambot_clock_skew_seconds",
+            "This process's clock minus the database's, measured at the clock's last round.",
             registry=reg,
         )
         self.scheduler_lag = Histogram(
@@ -106,11 +127,20 @@ class Metrics:
         if handled.outcome == "duplicate":
             self.dedupe_hits.labels(platform=handled.platform).inc()
 
-    def firing(self, firing: Firing) -> None:
-        """The clock's observer: one call per occurrence a round handled."""
-        self.scheduler_runs.labels(outcome=firing.outcome).inc()
-        if firing.lag is not None:
-            self.scheduler_lag.observe(max(firing.lag, 0.0))
+    def firing(self, event: ClockEvent) -> None:
+        """The clock's observer: one call per occurrence a round handled, per scheduled
+        post retried or ended, and per reading of the database's clock."""
+        if isinstance(event, Firing):
+            self.scheduler_runs.labels(outcome=event.outcome).inc()
+            if event.lag is not None:
+                self.scheduler_lag.observe(max(event.lag, 0.0))
+        elif isinstance(event, Delivery):
+            if event.outcome == "retry":
+                self.scheduled_retries.labels(platform=event.platform).inc()
+            else:
+                self.scheduled_posts.labels(platform=event.platform, outcome=event.outcome).inc()
+        elif isinstance(event, ClockReading):
+            self.clock_skew.set(event.skew)
 
     def post(self, *, platform: str, kind: str, outcome: str) -> None:
         self.posts.labels(platform=platform, kind=kind, outcome=outcome).inc()

@@ -8,40 +8,61 @@ import threading
 from collections.abc import Callable
 
 from bot.console import PLATFORM
-from bot.hub import Hub
+from bot.hub import DeliveryError, Hub
 from commands.router import Router
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import Engine, FiringObserver, Send
+from schedules.engine import ClockObserver, Engine, Send, TimeSource, Undelivered
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
 def hub_sender(hub: Hub) -> Send:
-    """A post goes through the adapter of its platform; a platform without one
-    here (not configured on this replica) is an error for that post only."""
+    """A post goes through the adapter of its platform, keyed with the post's idempotency
+    key; a platform's `DeliveryError` becomes the engine's `Undelivered` (which the
+    engine retries when it is transient). A platform without an adapter here (not
+    configured on this replica) is an error for that post only."""
 
     async def send(post: Post) -> None:
         adapter = hub.adapters.get(post.platform)
         if adapter is None:
             raise LookupError(f"no adapter for {post.platform}")
-        if post.channel_id:
-            await adapter.send(channel=post.channel_id, reply=post.reply, kind="scheduled")
-        else:
-            await adapter.send(channel=post.user_id, reply=post.reply, ping=True, kind="scheduled")
+        key = post.key or None
+        try:
+            if post.channel_id:
+                await adapter.send(
+                    channel=post.channel_id, reply=post.reply, kind="scheduled", dedupe_key=key
+                )
+            else:
+                await adapter.send(channel=post.user_id, reply=post.reply, ping=True,
+                                   kind="scheduled", dedupe_key=key)  # fmt: skip
+        except DeliveryError as err:
+            raise Undelivered(
+                err.what, transient=err.transient, retry_after=err.retry_after
+            ) from err
 
     return send
 
 
 def build_clockwork(
-    router: Router, send: Send, *, observer: FiringObserver | None = None
+    router: Router,
+    send: Send,
+    *,
+    observer: ClockObserver | None = None,
+    time_source: TimeSource | None = None,
 ) -> Clockwork:
+    """The clock for a router. What is due is decided by the database's clock, unless the
+    router runs on a clock of its own (tests, the demo): then by that one."""
+    if time_source is None:
+        time_source = "database" if router.clock is utcnow else "local"
     engine = Engine(
         db=router.db,
         catalog=router.catalog,
         send=send,
         default_locale=router.defaults.locale,
         clock=router.clock,
+        time_source=time_source,
         observer=observer,
     )
     return Clockwork(engine)
@@ -88,3 +109,24 @@ class BackgroundClock:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
             self._thread.join(5)
+
+
+def clock_check(
+    clockwork: Clockwork, *, failed: Callable[[], bool]
+) -> Callable[[], tuple[str, bool, str]]:
+    """/healthz's view of the clock, from what it keeps in memory: `starting` until it
+    runs, `stopped` (unhealthy) when it could not start (`failed`); otherwise `ok`, or the
+    skew of this machine's clock from the database's when it is over 30 s — reported, not
+    failed: due times follow the database, and the skew is also the gauge
+    teambot_clock_skew_seconds."""
+
+    def check() -> tuple[str, bool, str]:
+        state = clockwork.health()
+        if not state.get("running"):
+            return ("clock", False, "stopped") if failed() else ("clock", True, "starting")
+        skew = state.get("skew_seconds")
+        if skew is not None and not state.get("skew_ok", True):
+            return "clock", True, f"skew {skew:+.0f} s"
+        return "clock", True, "ok"
+
+    return check

@@ -5,6 +5,7 @@ Platform SDKs are imported only for the platforms that are configured.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -32,7 +33,7 @@ from bot.limits import (
     raise_open_file_limit,
 )
 from bot.metrics import CONTENT_TYPE
-from bot.scheduling import build_clockwork, hub_sender
+from bot.scheduling import build_clockwork, clock_check, hub_sender
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -116,7 +117,11 @@ def build_web_app(
     (they run on the event loop), such as the clock's skew check. Its body is
     `{"status": "ok"|"error", "database": <status>, <name>: <status>, ...}`, 503 when any
     check fails."""
-    health = Health(DatabaseProbe(core.router.db.url), checks=health_checks, metrics=core.metrics)
+    clock_failed: list[bool] = []
+    checks = list(health_checks)
+    if clockwork is not None:
+        checks.append(clock_check(clockwork, failed=lambda: bool(clock_failed)))
+    health = Health(DatabaseProbe(core.router.db.url), checks=checks, metrics=core.metrics)
 
     async def healthz(request: Request) -> Response:
         ok, body = await health.report()
@@ -138,15 +143,20 @@ def build_web_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         started = []
+        clock: asyncio.Task[None] | None = None
         try:
             for adapter in adapters:
                 await adapter.start()
                 started.append(adapter)
             if clockwork is not None:
-                await clockwork.start()
+                # Its first round posts what fell due while teambot was down (maybe
+                # thousands of posts): serving, /healthz included, does not wait for it.
+                clock = asyncio.create_task(start_clock(clockwork, clock_failed))
             yield
         finally:
             if clockwork is not None:
+                if clock is not None:
+                    await clock
                 await clockwork.stop()
             for adapter in reversed(started):
                 await adapter.stop()
@@ -158,6 +168,17 @@ def build_web_app(
     web.state.slack = slack
     web.state.feishu = feishu
     return web
+
+
+async def start_clock(clockwork: Clockwork, failed: list[bool]) -> None:
+    """Start the clock; if it cannot start, say so (in the log, and in /healthz through
+    `failed`)."""
+    try:
+        await clockwork.start()
+    except Exception:
+        log.exception("the clock did not start: no standups, digests or alerts from here")
+        failed.append(True)
+        await clockwork.stop()
 
 
 def serve(

@@ -9,6 +9,12 @@ changed `/standup config` (on this replica or another) reaches the clock — and
 also runs the engine, so a firing the process slept through is still handled.
 At start the engine runs first: firings missed while the bot was down are
 posted late, or skipped when no longer useful.
+
+A wake waits until each post of its round has been tried once; posts that wait
+to be retried go on in the engine, so neither a job nor the re-sync is held up
+by a post that keeps failing. The jobs fire by this process's clock; the engine
+decides what is due by the database's, so a process whose clock is fast finds
+nothing due early, and one whose clock is slow posts at the next re-sync.
 """
 
 from __future__ import annotations
@@ -62,16 +68,12 @@ def job_specs(session: Session) -> dict[str, JobSpec]:
 
 
 async def wake(clockwork: Clockwork, job_id: str) -> None:
-    """What every cron job runs: the engine, for everything due."""
-    outcome = await clockwork.engine.run_due()
-    if outcome.posted or outcome.late or outcome.skipped:
-        log.info(
-            "%s: posted %s, late %s, skipped %s",
-            job_id,
-            outcome.posted,
-            outcome.late,
-            outcome.skipped,
-        )
+    """What every cron job runs: an engine round for everything due, until each of its
+    posts has been tried once."""
+    round_ = await clockwork.engine.start_round()
+    outcome = await round_.attempted()
+    if outcome.skipped:
+        log.info("%s: skipped %s", job_id, outcome.skipped)
 
 
 class Clockwork:
@@ -129,8 +131,16 @@ class Clockwork:
         job = self._scheduler.get_job(job_id) if self._scheduler else None
         return job.next_run_time if job else None
 
+    def health(self) -> dict[str, Any]:
+        """For a health check, without touching the database: whether the clock runs, and
+        the engine's view (`Engine.health`): `skew_seconds` (this process's clock minus
+        the database's, measured at the last round), `skew_ok` (within 30 s),
+        `last_round_at`, `posts_in_flight`."""
+        running = self._scheduler is not None and bool(self._scheduler.running)
+        return {"running": running, **self.engine.health()}
+
     async def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        async with self.engine.busy():
-            pass  # a round in progress finishes its posts first
+        # A round in progress finishes its posts; those waiting to be retried are given up.
+        await self.engine.stop()

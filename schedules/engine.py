@@ -10,8 +10,22 @@ not yet handled:
 2. if it is no longer useful (past its `until`: the standup cutoff, the end of
    the digest's day) the claim is stored as `skipped` and logged, nothing is
    posted; otherwise the posts are built (by `commands`, in one transaction)
-   and fanned out concurrently under a bound, marked late when posted more
-   than `LATE_AFTER` after their time. The run ends as `posted` or `failed`.
+   and fanned out concurrently under a bound per platform, marked late when
+   posted more than `LATE_AFTER` after their time.
+3. each post is tried for at most `Retry.timeout` seconds; one that failed for
+   a passing reason (`Undelivered(transient=True)`, or no answer in time) is
+   tried again after a growing, jittered wait, with the same idempotency key
+   (`Post.key`), while it is still useful (`Post.until`). The run ends as
+   `posted` (every post out), `partial` or `failed` (none out).
+
+Only the planning and claiming of a round hold the round lock: the posts of one
+round go out while the next round plans, so a post that hangs or waits to be
+retried never holds up another schedule's posts.
+
+What is due is decided by one clock per round. With `time_source="database"`
+(what `teambot serve` uses) that is the database's clock, read once per round,
+so replicas whose own clocks disagree still agree on what is due; the local
+clock's distance from it (`skew`) is measured each round and reported.
 
 A crash between the claim and the post loses that post rather than risk
 posting it twice. Occurrences are per local day (`occurrence` is the local
@@ -23,17 +37,21 @@ UTC instant, never the wall-clock time.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import random
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from commands import alerts, digest, standup
@@ -48,16 +66,53 @@ log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(hours=26)
 LATE_AFTER = timedelta(minutes=2)
-FAN_OUT = 50
+FAN_OUT = 50  # posts in flight per platform
 SKIPS_LOGGED = 20  # a long outage of many channels logs a count, not a line each
 CLAIM_CHUNK = 2000  # claims per transaction
 BUILD_CHUNK = 500  # occurrences claimed and built before their posts start going out
 ALERT_TIME = time(9, 0)
 MILESTONE_OFFSETS = (7, 3, 1, 0, -1)  # days before the due date; -1: overdue
 REMIND_BEFORE = timedelta(minutes=30)
-REMINDER_USEFUL = timedelta(minutes=5)  # a reminder with less time left is not sent
+REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
+POST_TIMEOUT = 10.0  # seconds one attempt at one post may take
+FIRST_WAIT = 1.0  # seconds before the first retry; each further wait doubles ...
+LONGEST_WAIT = 300.0  # ... up to this
+RECORD_EVERY = 1.0  # seconds between writes of finished runs while a round's posts go out
+SKEW_TOLERATED = 30.0  # seconds the local clock may be off the database's before it is reported
 
 Send = Callable[[Post], Awaitable[None]]
+TimeSource = Literal["local", "database"]
+
+
+class Undelivered(Exception):
+    """What a sender raises for a post the platform did not take.
+
+    `transient`: worth trying again (a 5xx, no answer, a refused connection, a rate
+    limit still in force); `retry_after`: the seconds the platform asked to wait.
+    Anything else a sender raises counts as a definite refusal and is not retried.
+    """
+
+    def __init__(self, what: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a post is tried: each attempt at most `timeout` seconds; after a passing
+    failure the wait is `first` seconds, doubling up to `longest`, each drawn between
+    half and all of that (so many posts failing together do not retry together), and
+    never shorter than the platform's `retry_after`."""
+
+    timeout: float = POST_TIMEOUT
+    first: float = FIRST_WAIT
+    longest: float = LONGEST_WAIT
+
+    def wait(self, attempt: int, retry_after: float | None) -> float:
+        ceiling = min(self.longest, self.first * 2.0 ** min(attempt - 1, 30))
+        return max(ceiling / 2 + random.uniform(0, ceiling / 2), retry_after or 0.0)
 
 
 @dataclass(frozen=True)
@@ -74,14 +129,16 @@ class Occurrence:
 
 @dataclass
 class Outcome:
-    """What one `run_due` did, for logs, metrics and tests."""
+    """What one round did, for logs, metrics and tests."""
 
-    posted: list[str] = field(default_factory=list)  # schedule keys
+    posted: list[str] = field(default_factory=list)  # schedule keys with posts out
     late: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # claimed by someone else
+    partial: list[str] = field(default_factory=list)  # some of their posts failed for good
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # posts given up
+    retries: int = 0  # attempts after the first
 
 
 @dataclass(frozen=True)
@@ -89,11 +146,39 @@ class Firing:
     """One occurrence a round handled, for an observer (metrics)."""
 
     key: str  # the schedule
-    outcome: str  # posted | late | skipped | lost | failed
+    outcome: str  # posted | late | partial | skipped | lost | failed
     lag: float | None  # seconds from its due time to the round; None when lost to another
 
 
-FiringObserver = Callable[[Firing], None]
+@dataclass(frozen=True)
+class Delivery:
+    """A scheduled post tried again (`retry`) or at its end (`posted`, `failed`)."""
+
+    key: str  # the schedule
+    platform: str
+    outcome: str  # retry | posted | failed
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """The local clock against the database's, measured at the start of a round."""
+
+    skew: float  # seconds the local clock is ahead (negative: behind)
+
+
+ClockEvent = Firing | Delivery | ClockReading
+ClockObserver = Callable[[ClockEvent], None]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def post_key(occurrence: Occurrence, post: Post) -> str:
+    """The post's idempotency key: the same for every attempt at one schedule's occurrence
+    to one target, and at most 40 characters (Feishu's `uuid` takes 50)."""
+    parts = (occurrence.key, occurrence.occurrence.isoformat(), post.target)
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def local(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -124,6 +209,14 @@ def _reminder(at: time, cutoff: time) -> time:
     return remind.time().replace(microsecond=0)
 
 
+def _reminder_until(remind: datetime, cutoff: datetime) -> datetime:
+    """A reminder is still worth sending while people keep at least half of the time it
+    meant to give them (from its own time to the cutoff), and at most five minutes:
+    30 minutes before a 10:30 cutoff it goes out until 10:25; in a 09:30-09:36 window,
+    at 09:33, until 09:34:30. Never before its own time."""
+    return cutoff - min(REMINDER_USEFUL, (cutoff - remind) / 2)
+
+
 @dataclass(frozen=True)
 class _Standup:
     """What decides a standup's times; many channels share one."""
@@ -148,9 +241,10 @@ def _standup_times(
     while day <= last:
         if is_workday(day, days=days, calendar=shape.calendar):
             cutoff = local(day, shape.cutoff, tz)
+            remind = local(day, reminder, tz)
             out += [
                 ("prompt", day, local(day, shape.at, tz), cutoff),
-                ("reminder", day, local(day, reminder, tz), cutoff - REMINDER_USEFUL),
+                ("reminder", day, remind, _reminder_until(remind, cutoff)),
                 ("summary", day, cutoff, end_of_day(day, tz)),
             ]
         day += timedelta(days=1)
@@ -241,12 +335,60 @@ def plan(session: Session, *, start: datetime, end: datetime) -> list[Occurrence
     return sorted((o for o in out if start < o.at <= end), key=lambda o: (o.at, o.key))
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Run:
     occurrence: Occurrence
     run_id: int
     late: bool
     posts: list[Post]
+    left: int = 0  # posts not yet out nor given up
+    sent: int = 0
+    failed: int = 0
+
+
+class Round:
+    """One round's posts on their way. `attempted()` returns once every post has been
+    tried once; `finished()` once every post is out or given up and every run is
+    recorded, with what the round did."""
+
+    def __init__(self) -> None:
+        self.outcome = Outcome()
+        self._untried = 0
+        self._building = True
+        self._attempted = asyncio.Event()
+        self._settled: asyncio.Future[None] | None = None
+
+    async def attempted(self) -> Outcome:
+        await self._attempted.wait()
+        return self.outcome
+
+    async def finished(self) -> Outcome:
+        if self._settled is not None:
+            await asyncio.shield(self._settled)
+        return self.outcome
+
+    def _spawned(self) -> None:
+        self._untried += 1
+
+    def _tried(self) -> None:
+        self._untried -= 1
+        if not self._building and self._untried == 0:
+            self._attempted.set()
+
+    def _built(self) -> None:
+        self._building = False
+        if self._untried == 0:
+            self._attempted.set()
+
+
+class _LoopState:
+    """What belongs to the event loop the engine runs on (the demo runs one per step)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.gates: dict[str, asyncio.Semaphore] = {}
+        self.stopping = asyncio.Event()
+        self.rounds: set[asyncio.Future[None]] = set()
 
 
 def instance_name() -> str:
@@ -262,101 +404,291 @@ class Engine:
         send: Send,
         default_locale: str = "en",
         clock: Callable[[], datetime] = utcnow,
+        time_source: TimeSource = "local",
         fan_out: int = FAN_OUT,
+        retry: Retry | None = None,
         name: str | None = None,
         charts: bool = True,
-        observer: FiringObserver | None = None,
+        observer: ClockObserver | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.send = send
         self.default_locale = default_locale
-        self.clock = clock
+        self.clock = clock  # this process's clock (tests inject their own)
+        self.time_source = time_source  # whose clock decides what is due
         self.fan_out = fan_out
+        self.retry = retry or Retry()
         self.name = name or instance_name()
         self.charts = charts
-        self.observer = observer  # told the outcome of every occurrence handled
+        self.observer = observer  # told of every occurrence handled, post ended, clock read
+        self.skew: float | None = None  # seconds the clock is ahead of the database's
+        self.skew_measured: datetime | None = None
+        self.last_round: datetime | None = None
+        self.in_flight = 0  # posts being sent or waiting to be retried
         self._lock = asyncio.Lock()
+        self._per_loop: _LoopState | None = None
 
     def busy(self) -> asyncio.Lock:
-        """Held while a round runs: `async with engine.busy()` waits for it."""
+        """Held while a round plans, claims and builds: `async with engine.busy()` waits
+        for that (its posts may still be going out: `stop()` waits for them)."""
         return self._lock
+
+    def now(self) -> datetime:
+        """The time that decides what is due: the clock, set right by the skew measured at
+        the last round when the database keeps the time."""
+        if self.time_source == "database" and self.skew is not None:
+            return self.clock() - timedelta(seconds=self.skew)
+        return self.clock()
+
+    def health(self) -> dict[str, Any]:
+        """The clock's state for a health check, without touching the database."""
+        return {
+            "time_source": self.time_source,
+            "skew_seconds": None if self.skew is None else round(self.skew, 3),
+            "skew_ok": self.skew is None or abs(self.skew) <= SKEW_TOLERATED,
+            "skew_measured_at": _iso(self.skew_measured),
+            "last_round_at": _iso(self.last_round),
+            "posts_in_flight": self.in_flight,
+        }
+
+    async def stop(self) -> None:
+        """Stop retrying (a post waiting for its next attempt is given up and recorded as
+        failed), then wait for the round being planned and for every post in flight."""
+        state = self._state()
+        state.stopping.set()
+        async with self._lock:
+            pass
+        while state.rounds:
+            await asyncio.gather(*list(state.rounds), return_exceptions=True)
+
+    def _state(self) -> _LoopState:
+        loop = asyncio.get_running_loop()
+        if self._per_loop is None or self._per_loop.loop is not loop:
+            self._per_loop = _LoopState(loop)
+        return self._per_loop
 
     # -- the whole round -------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None) -> Outcome:
-        """Handle everything due by `now` that nobody has handled yet. Occurrences are
-        claimed and built in chunks in a worker thread while the posts of the chunks
-        already built are being sent: building never waits for sending, nor the reverse."""
-        now = now or self.clock()
-        outcome = Outcome()
-        async with self._lock:  # one round at a time in this process
-            due = await asyncio.to_thread(self._unhandled, now)
-            if due:
-                await self._pipeline(due, now, outcome)
-                if len(outcome.skipped) > SKIPS_LOGGED:
-                    log.warning(
-                        "skipped %d missed firings in all (the first %d are logged above)",
-                        len(outcome.skipped),
-                        SKIPS_LOGGED,
-                    )
-        return outcome
+        """Handle everything due by `now` (default: `self.now()`, the database's time
+        when it keeps the time) that nobody has handled yet, and wait until every post
+        is out or given up."""
+        return await (await self.start_round(now)).finished()
 
-    async def _pipeline(self, due: list[Occurrence], now: datetime, outcome: Outcome) -> None:
+    async def start_round(self, now: datetime | None = None) -> Round:
+        """Plan, claim and build what is due, and start its posts. Occurrences are claimed
+        and built in chunks in a worker thread while the posts of the chunks already
+        built are being sent: building never waits for sending, nor the reverse. Only
+        this part holds the round lock; the posts go on after it returns."""
+        state = self._state()
+        round_ = Round()
+        runs: list[_Run] = []
+        posts: list[asyncio.Future[None]] = []
+        async with self._lock:  # one round plans at a time in this process
+            if now is None:
+                now = await self._round_time()
+            self.last_round = now
+            try:
+                due = await asyncio.to_thread(self._unhandled, now)
+                if due:
+                    await self._pipeline(due, now, round_, runs, posts)
+            finally:  # posts already started go on, and are recorded, whatever failed here
+                round_._built()
+                if runs:
+                    settled = asyncio.ensure_future(self._settle(round_, runs, posts, now))
+                    round_._settled = settled
+                    state.rounds.add(settled)
+                    settled.add_done_callback(state.rounds.discard)
+            skipped = len(round_.outcome.skipped)
+            if skipped > SKIPS_LOGGED:
+                log.warning("skipped %d missed firings in all (the first %d are logged above)",
+                            skipped, SKIPS_LOGGED)  # fmt: skip
+        return round_
+
+    async def _round_time(self) -> datetime:
+        if self.time_source == "database":
+            skew = await asyncio.to_thread(self._measure_skew)
+            self._observe_event(ClockReading(skew))
+        return self.now()
+
+    def _measure_skew(self) -> float:
+        """Read the database's clock once; the local clock's distance from it, taken at the
+        middle of the query, becomes `skew`."""
+        dialect = self.db.engine.dialect.name
+        query = {
+            "postgresql": "SELECT clock_timestamp()",
+            "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        }.get(dialect, "SELECT CURRENT_TIMESTAMP")
+        with self.db.engine.connect() as conn:
+            before = self.clock()
+            value = conn.execute(text(query)).scalar_one()
+            after = self.clock()
+        database = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        database = database.replace(tzinfo=UTC) if database.tzinfo is None else database
+        skew = (before + (after - before) / 2 - database).total_seconds()
+        if abs(skew) > SKEW_TOLERATED and (self.skew is None or abs(self.skew) <= SKEW_TOLERATED):
+            log.warning("this process's clock is %+.1f s off the database's; the clock goes by "
+                        "the database's", skew)  # fmt: skip
+        self.skew, self.skew_measured = skew, database
+        return skew
+
+    async def _pipeline(
+        self,
+        due: list[Occurrence],
+        now: datetime,
+        round_: Round,
+        runs: list[_Run],
+        posts: list[asyncio.Future[None]],
+    ) -> None:
         loop = asyncio.get_running_loop()
         built: asyncio.Queue[list[_Run] | None] = asyncio.Queue()
+        outcome = round_.outcome
 
         def produce() -> None:
             try:
                 for start in range(0, len(due), BUILD_CHUNK):
-                    runs = self._claim_and_build(due[start : start + BUILD_CHUNK], now, outcome)
-                    loop.call_soon_threadsafe(built.put_nowait, runs)
+                    chunk = self._claim_and_build(due[start : start + BUILD_CHUNK], now, outcome)
+                    loop.call_soon_threadsafe(built.put_nowait, chunk)
             finally:
                 loop.call_soon_threadsafe(built.put_nowait, None)
 
         producer = asyncio.ensure_future(asyncio.to_thread(produce))
-        gate = asyncio.Semaphore(self.fan_out)
-        runs: list[_Run] = []
-        sending: list[asyncio.Future[None]] = []
-        sent: dict[int, int] = {}
-        failed: dict[int, int] = {}
-
-        async def one(run: _Run, post: Post) -> None:
-            async with gate:
-                try:
-                    await self.send(post)
-                except Exception:
-                    failed[run.run_id] += 1
-                    log.exception("post failed: %s (%s)", post.target, run.occurrence.key)
-                else:
-                    sent[run.run_id] += 1
-
         while (chunk := await built.get()) is not None:
             for run in chunk:
                 runs.append(run)
-                sent[run.run_id] = failed[run.run_id] = 0
-                sending += [asyncio.ensure_future(one(run, post)) for post in run.posts]
+                run.left = len(run.posts)
+                for post in run.posts:
+                    round_._spawned()
+                    posts.append(asyncio.ensure_future(self._post(run, post, round_)))
         await producer
-        await asyncio.gather(*sending)
+
+    async def _settle(
+        self, round_: Round, runs: list[_Run], posts: list[asyncio.Future[None]], now: datetime
+    ) -> None:
+        """Record each run once its posts are out or given up: those finished together are
+        written together, at most every RECORD_EVERY seconds while others go on."""
+        pending: set[asyncio.Future[None]] = set(posts)
+        open_runs = runs
+        while open_runs:
+            if pending:
+                _, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+            ended = [run for run in open_runs if run.left == 0]
+            open_runs = [run for run in open_runs if run.left]
+            if not ended:
+                continue
+            statuses = self._results(ended, now, round_.outcome)
+            try:
+                await asyncio.to_thread(self._finish, statuses)
+            except Exception:  # the claims stand: nothing is posted twice
+                log.exception("recording %d scheduled runs failed", len(statuses))
+            else:
+                log.info("recorded %d scheduled runs: %s", len(statuses),
+                         dict(Counter(statuses.values())))  # fmt: skip
+
+    def _results(self, runs: list[_Run], now: datetime, outcome: Outcome) -> dict[int, str]:
         statuses = {}
         for run in runs:
-            outcome.sent += sent[run.run_id]
-            outcome.failed += failed[run.run_id]
-            (outcome.late if run.late else outcome.posted).append(run.occurrence.key)
-            if run.late:
-                log.info("posted late: %s for %s", run.occurrence.key, run.occurrence.day)
-            gone = failed[run.run_id] and not sent[run.run_id]
-            statuses[run.run_id] = "failed" if gone else "posted"
-            result = "failed" if gone else "late" if run.late else "posted"
-            self._observe(run.occurrence, result, now)
-        await asyncio.to_thread(self._finish, statuses)
+            outcome.sent += run.sent
+            outcome.failed += run.failed
+            key = run.occurrence.key
+            status = "posted" if not run.failed else "partial" if run.sent else "failed"
+            if status != "failed":
+                (outcome.late if run.late else outcome.posted).append(key)
+            if status == "partial":
+                outcome.partial.append(key)
+            if run.late and status != "failed":
+                log.info("posted late: %s for %s", key, run.occurrence.day)
+            statuses[run.run_id] = status
+            self._observe(run.occurrence, "late" if run.late and status == "posted" else status,
+                          now)  # fmt: skip
+        return statuses
+
+    # -- one post ---------------------------------------------------------------------
+
+    async def _post(self, run: _Run, post: Post, round_: Round) -> None:
+        """Try the post until it is out, refused, no longer useful, or the engine stops."""
+        state = self._state()
+        gate = state.gates.get(post.platform)
+        if gate is None:
+            gate = state.gates[post.platform] = asyncio.Semaphore(self.fan_out)
+        key = run.occurrence.key
+        self.in_flight += 1
+        attempts = 0
+        try:
+            while True:
+                attempts += 1
+                async with gate:
+                    try:
+                        failure = await self._attempt(post)
+                    finally:
+                        if attempts == 1:
+                            round_._tried()
+                if failure is None:
+                    run.sent += 1
+                    self._observe_event(Delivery(key, post.platform, "posted"))
+                    return
+                why, transient, after, crash = failure
+                wait = self.retry.wait(attempts, after)
+                next_try = self.now() + timedelta(seconds=wait)
+                useful = post.until is not None and next_try <= post.until
+                if transient and useful and not state.stopping.is_set():
+                    round_.outcome.retries += 1
+                    self._observe_event(Delivery(key, post.platform, "retry"))
+                    log.info("post to %s (%s) failed (%s); trying again in %.1f s",
+                             post.target, key, why, wait)  # fmt: skip
+                    await self._pause(state, wait)
+                    if not state.stopping.is_set():
+                        continue
+                    why = f"{why}; stopped before trying again"
+                elif transient and not useful:
+                    why = f"{why}; no longer useful after {_iso(post.until)}"
+                run.failed += 1
+                self._observe_event(Delivery(key, post.platform, "failed"))
+                log.error("post failed: %s (%s for %s) after %d attempt(s): %s",
+                          post.target, key, run.occurrence.day, attempts, why,
+                          exc_info=crash)  # fmt: skip
+                return
+        finally:
+            self.in_flight -= 1
+            run.left -= 1
+
+    async def _attempt(
+        self, post: Post
+    ) -> tuple[str, bool, float | None, BaseException | None] | None:
+        """One attempt at a post: None when it is out, else (why, transient, retry_after,
+        the exception when it was not one a sender means to raise)."""
+        try:
+            async with asyncio.timeout(self.retry.timeout):
+                await self.send(post)
+        except Undelivered as err:
+            return err.what, err.transient, err.retry_after, None
+        except TimeoutError:
+            return f"no answer within {self.retry.timeout:g} s", True, None, None
+        except Exception as err:
+            return type(err).__name__, False, None, err
+        return None
+
+    @staticmethod
+    async def _pause(state: _LoopState, seconds: float) -> None:
+        """Wait, or less when the engine stops."""
+        try:
+            async with asyncio.timeout(seconds):
+                await state.stopping.wait()
+        except TimeoutError:
+            pass
+
+    # -- observing --------------------------------------------------------------------
 
     def _observe(self, occurrence: Occurrence, outcome: str, now: datetime | None) -> None:
+        lag = None if now is None else (now - occurrence.at).total_seconds()
+        self._observe_event(Firing(occurrence.key, outcome, lag))
+
+    def _observe_event(self, event: ClockEvent) -> None:
         if self.observer is None:
             return
-        lag = None if now is None else (now - occurrence.at).total_seconds()
         try:
-            self.observer(Firing(occurrence.key, outcome, lag))
+            self.observer(event)
         except Exception:
             log.exception("the clock's observer failed")
 
@@ -415,7 +747,11 @@ class Engine:
                 outcome.failed += 1
                 self._observe(occurrence, "failed", now)
                 continue
-            runs.append(_Run(occurrence, run_id, late, posts))
+            keyed = [
+                replace(post, key=post_key(occurrence, post), until=occurrence.until)
+                for post in posts
+            ]
+            runs.append(_Run(occurrence, run_id, late, keyed))
         return self._prompts(prompts) + runs
 
     def _claim_all(self, due: list[Occurrence], now: datetime) -> dict[tuple[str, datetime], int]:
@@ -471,13 +807,13 @@ class Engine:
                     memo[wording] = standup.prompt_post(
                         self.catalog, place, day=occurrence.day, late=late
                     )
-                posts = [
-                    Post(
-                        platform=place.platform,
-                        reply=memo[wording].reply,
-                        channel_id=place.binding.channel_id,
-                    )
-                ]
+                post = Post(
+                    platform=place.platform,
+                    reply=memo[wording].reply,
+                    channel_id=place.binding.channel_id,
+                    until=occurrence.until,
+                )
+                posts = [replace(post, key=post_key(occurrence, post))]
             runs.append(_Run(occurrence, run_id, late, posts))
         return runs
 
@@ -485,7 +821,7 @@ class Engine:
         by_status: dict[str, list[int]] = {}
         for run_id, status in statuses.items():
             by_status.setdefault(status, []).append(run_id)
-        finished = self.clock()
+        finished = self.now()
         with self.db.transaction() as session:
             for status, ids in by_status.items():
                 for start in range(0, len(ids), CLAIM_CHUNK):

@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from tests.fake_server import ThreadedServer
+from tests.fake_trouble import Trouble
 
 BOT_OPEN_ID = "ou_bot0000000000000000000000000000"
 IMAGES = "/open-apis/im/v1/images"
@@ -137,6 +138,9 @@ class FakeFeishu(ThreadedServer):
         else:
             raw = await request.read()
             body = json.loads(raw) if raw else None
+        faulted = await self._chat_trouble(path, body, request)
+        if faulted is not None:
+            return faulted
         self.calls.append(
             Call(request.method, path, dict(request.query), body, dict(request.headers))
         )
@@ -150,6 +154,31 @@ class FakeFeishu(ThreadedServer):
         if routed is not None:
             return routed
         return web.json_response(self._answer(path))
+
+    # -- one chat's trouble (the clock's tests) ------------------------------------------
+
+    @property
+    def trouble(self) -> Trouble:
+        """Failures and hangs of message creation for one receive_id: `trouble.fail(chat,
+        *answers)`, `trouble.hang(chat, seconds)`, `trouble.release()`. A failed call is
+        recorded in `failed`, not in `calls`; a held one in `calls` once it is answered."""
+        if not hasattr(self, "_trouble"):
+            self._trouble = Trouble(self._loop)
+            self.failed: list[Call] = []
+        return self._trouble
+
+    async def _chat_trouble(
+        self, path: str, body: Any, request: web.Request
+    ) -> web.Response | None:
+        if path != "/open-apis/im/v1/messages" or not hasattr(self, "_trouble"):
+            return None
+        receive_id = str(body.get("receive_id", "")) if isinstance(body, dict) else ""
+        answer = await self._trouble.meet(receive_id, request)
+        if answer is not None and answer.status != 499:
+            self.failed.append(
+                Call(request.method, path, dict(request.query), body, dict(request.headers))
+            )
+        return answer
 
     @staticmethod
     async def _form(request: web.Request) -> dict[str, bytes]:

@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 from aiohttp import WSMsgType, web
 
 from tests.fake_server import ThreadedServer
+from tests.fake_trouble import Trouble
 
 UPLOAD = "upload"  # the method name under which the upload URL's calls are recorded
 
@@ -150,6 +151,9 @@ class FakeSlack(ThreadedServer):
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        faulted = await self._channel_trouble(method, args, request)
+        if faulted is not None:
+            return faulted
         if self.latency:
             await asyncio.sleep(self.latency)
         call = Call(method, args, dict(request.headers))
@@ -194,6 +198,26 @@ class FakeSlack(ThreadedServer):
     async def _stray(self, request: web.Request) -> web.Response:
         self.strays.append((request.method, request.path))
         return web.Response(status=404, text="not found")
+
+    # -- one channel's trouble (the clock's tests) --------------------------------------
+
+    @property
+    def trouble(self) -> Trouble:
+        """Failures and hangs of chat.postMessage for one channel: `trouble.fail(channel,
+        *answers)`, `trouble.hang(channel, seconds)`, `trouble.release()`."""
+        if not hasattr(self, "_trouble"):
+            self._trouble = Trouble(self._loop)
+        return self._trouble
+
+    async def _channel_trouble(
+        self, method: str, args: dict[str, Any], request: web.Request
+    ) -> web.Response | None:
+        if method != "chat.postMessage" or not hasattr(self, "_trouble"):
+            return None
+        answer = await self._trouble.meet(str(args.get("channel", "")), request)
+        if answer is not None and answer.status != 499:
+            self.calls.append(Call(method, args, dict(request.headers), status=answer.status))
+        return answer
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"

@@ -33,7 +33,7 @@ from bot.serve import build_web_app, uvicorn_options
 from bot.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_support import sign
-from tests.test_serve_process import created_ack, free_port, slack_env, slash_body, stop
+from tests.test_serve_process import created_ack, free_port, healthy, slack_env, slash_body, stop
 
 IDLE_SOCKETS = 1100
 READ_TIMEOUT = 2.0
@@ -140,10 +140,7 @@ def test_1100_idle_sockets_starve_neither_healthz_nor_commands(
             started = time.monotonic()
             health = client.get("/healthz", timeout=5.0)
             assert time.monotonic() - started < 1.0
-            assert (health.status_code, health.json()) == (
-                200,
-                {"status": "ok", "database": "ok"},
-            )
+            assert health.status_code == 200 and healthy(health.json()), health.text
             body = slash_body(fake, "/task", "add Past the idle sockets")
             headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
             answer = client.post("/slack/events", content=body, headers=headers, timeout=5.0)

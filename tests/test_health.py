@@ -237,8 +237,8 @@ def poll(
     within: float,
     log: list[bytes],
 ) -> None:
-    """GET /healthz every 0.1 s until it answers `wanted`; once it answers at all, every
-    answer within a second."""
+    """GET /healthz every 0.1 s until it answers `wanted` (the clock's own entry aside);
+    once it answers at all, every answer within a second."""
     deadline = time.monotonic() + within
     answered = False
     while True:
@@ -251,7 +251,9 @@ def poll(
         else:
             answered = True
             assert time.monotonic() - started < ANSWER_WITHIN
-            if (response.status_code, response.json()) == wanted:
+            body = response.json()
+            body.pop("clock", None)
+            if (response.status_code, body) == wanted:
                 return
         assert time.monotonic() < deadline, f"/healthz never answered {wanted}"
         time.sleep(0.1)
@@ -506,3 +508,52 @@ def test_upgrading_a_database_with_data_from_0006_adds_the_probe_table(empty_url
             assert not inspect(conn).has_table("health_probe")
     finally:
         db.dispose()
+
+
+# -- the clock in /healthz -------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def served_with_clock(url: str, clock_db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The web app with a clock whose engine reads `clock_db_url` (the app's own database,
+    or one that cannot be reached)."""
+    from bot.hub import Hub
+    from bot.scheduling import build_clockwork, hub_sender
+
+    app = build_app(Settings(database_url=url))
+    core = Core(app.router)
+    clock_db = Database(clock_db_url)
+    router = Router(db=clock_db, catalog=Catalog(), registry=build_registry(), defaults=Defaults())
+    clockwork = build_clockwork(router, hub_sender(Hub()), observer=core.metrics.firing)
+    web = build_web_app(core=core, slack=None, clockwork=clockwork)
+    try:
+        async with web.router.lifespan_context(web):
+            transport = httpx.ASGITransport(app=web)
+            async with httpx.AsyncClient(transport=transport, base_url="http://teambot") as client:
+                yield client
+    finally:
+        core.close()
+        clock_db.dispose()
+        app.close()
+
+
+async def test_the_clock_is_part_of_health(sqlite_url: str) -> None:
+    """With the clock running, /healthz says so ("starting" until its first round has
+    begun, then "ok"); serving does not wait for that first round."""
+    async with served_with_clock(sqlite_url, sqlite_url) as client:
+        status, body = await healthz(client)
+        assert status == 200 and body.pop("clock") in ("starting", "ok") and body == OK
+        seen = await until(client, (200, {**OK, "clock": "ok"}), within=10)
+    assert seen[-1] == (200, {**OK, "clock": "ok"})
+
+
+async def test_a_clock_that_could_not_start_makes_health_fail(sqlite_url: str) -> None:
+    """A clock that cannot read its schedules at start is reported: 503, "clock": "stopped",
+    while the database itself is fine."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{closed}/none?connect_timeout=1"
+    async with served_with_clock(sqlite_url, unreachable) as client:
+        await until(client, (503, {"status": "error", "database": "ok", "clock": "stopped"}),
+                    within=10)  # fmt: skip

@@ -46,6 +46,9 @@ FAMILIES = {
     "teambot_scheduler_runs_total": "counter",
     "teambot_scheduler_lag_seconds": "histogram",
     "teambot_health_check_failures_total": "counter",
+    "teambot_scheduled_posts_total": "counter",
+    "teambot_scheduled_post_retries_total": "counter",
+    "teambot_clock_skew_seconds": "gauge",
 }
 
 

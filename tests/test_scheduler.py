@@ -221,6 +221,56 @@ async def test_reminders_go_to_the_missing_one_to_one_and_the_summary_at_the_cut
         assert roles[0].member_id == report[0].member_id
 
 
+@pytest.mark.parametrize(
+    ("cutoff", "remind", "until"),
+    [
+        ("09:31", "09:30:30", "09:30:45"),
+        ("09:36", "09:33:00", "09:34:30"),
+        ("10:30", "10:00:00", "10:25:00"),
+    ],
+)
+async def test_a_reminder_is_useful_from_its_time_while_half_its_time_is_left(
+    chat: Chat, engine: Engine, outbox: Outbox, clock: Clock, db: Database,
+    cutoff: str, remind: str, until: str,
+) -> None:  # fmt: skip
+    """The reminder is due half an hour before the cutoff (halfway in a shorter window) and
+    useful while half of its time to the cutoff is left, five minutes at most: in a one- or
+    six-minute window it is posted at its time; one back a second after `until` skips it."""
+    at(clock, "2026-11-23T08:00:00+08:00")
+    chat.say("mei", f"standup config time:09:30 tz:Asia/Shanghai cutoff:{cutoff}")
+    chat.say("mei", "task add Ship the installer @ana")
+    await engine.run_due(at(clock, "2026-11-24T09:30:00+08:00"))
+    outbox.take()
+    await engine.run_due(at(clock, f"2026-11-24T{remind}+08:00"))
+    [reminder] = outbox.take()
+    assert reminder.user_id == "ana"
+    assert reminder.reply.title.plain().startswith("Reminder: your standup for 2026-11-24")
+    moment = datetime.fromisoformat(f"2026-11-25T{until}+08:00") + timedelta(seconds=1)
+    await engine.run_due(at(clock, moment.isoformat()))
+    wednesday = {key: status for key, day, status, _ in runs(db) if day == date(2026, 11, 25)}
+    assert wednesday["standup:1:reminder"] == "skipped"
+
+
+async def test_each_post_carries_its_idempotency_key_and_useful_until(
+    chat: Chat, engine: Engine, outbox: Outbox, clock: Clock
+) -> None:
+    """A post's key (40 hex characters) differs between channels and between days; its
+    `until` is the occurrence's: the prompt's is the cutoff."""
+    at(clock, "2026-11-23T08:00:00+08:00")
+    chat.say("mei", CONFIG, channel="team-a")
+    chat.say("mei", CONFIG, channel="team-b")
+    await engine.run_due(at(clock, "2026-11-24T09:30:00+08:00"))
+    await engine.run_due(at(clock, "2026-11-25T09:30:00+08:00"))
+    posts = outbox.take()
+    keys = {(p.channel_id, p.until): p.key for p in posts}
+    assert len(posts) == 4 and len(set(keys.values())) == 4
+    assert all(len(key) == 40 and int(key, 16) >= 0 for key in keys.values())
+    assert sorted({p.until for p in posts}) == [
+        datetime(2026, 11, 24, 2, 30, tzinfo=UTC),
+        datetime(2026, 11, 25, 2, 30, tzinfo=UTC),
+    ]
+
+
 async def test_answers_are_editable_until_the_cutoff_part_by_part(
     chat: Chat, clock: Clock, db: Database
 ) -> None:
