@@ -3,11 +3,22 @@ adapter of the platform they are for, whichever platform the command came from."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from bot.core import Background
 from commands.types import Reply
+
+log = logging.getLogger(__name__)
+
+# Waits before the 2nd, 3rd and 4th attempt of a DM or a mirrored announcement that met a
+# passing failure (a 5xx, a time-out, a rate limit still in force); the same key each time.
+RETRY_WAITS = (1.0, 3.0, 10.0)
+MAX_RETRY_AFTER = 60.0
 
 
 class DeliveryError(Exception):
@@ -60,22 +71,32 @@ class Adapter(Protocol):
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, *, retry_waits: Sequence[float] = RETRY_WAITS) -> None:
         self.adapters: dict[str, Adapter] = {}
+        self.retry_waits = tuple(retry_waits)
 
     def register(self, adapter: Adapter) -> None:
         self.adapters[adapter.name] = adapter
 
     def deliver(self, reply: Reply, *, background: Background, origin: str | None = None) -> None:
-        """After a command: its DMs, and the announcement in the project's other channels.
-        `origin` (the delivery's event id) keys each message, so a command that is somehow
-        delivered twice cannot DM or mirror twice where the platform dedupes."""
+        """After a command: its DMs, and the announcement in the project's other channels,
+        each tried again after a passing failure. `origin` (the delivery's event id) keys
+        each message, so a retry, or a command somehow delivered twice, cannot DM or mirror
+        twice where the platform dedupes (Feishu)."""
         for note in reply.notifications:
             adapter = self.adapters.get(note.platform)
             if adapter is not None:
                 key = delivery_key(origin, "dm", note.platform_user_id) if origin else None
                 background.spawn(
-                    adapter.notify(user_id=note.platform_user_id, reply=note.reply, dedupe_key=key),
+                    self._persist(
+                        partial(
+                            adapter.notify,
+                            user_id=note.platform_user_id,
+                            reply=note.reply,
+                            dedupe_key=key,
+                        ),
+                        what=f"DM failed: user={note.platform_user_id}",
+                    ),
                     what=f"{note.platform} DM",
                 )
         for mirror in reply.mirrors:
@@ -83,8 +104,33 @@ class Hub:
             if adapter is not None:
                 key = delivery_key(origin, "mirror", mirror.channel_id) if origin else None
                 background.spawn(
-                    adapter.send(
-                        channel=mirror.channel_id, reply=reply, kind="mirror", dedupe_key=key
+                    self._persist(
+                        partial(
+                            adapter.send,
+                            channel=mirror.channel_id,
+                            reply=reply,
+                            kind="mirror",
+                            dedupe_key=key,
+                        ),
+                        what=f"mirror failed: channel={mirror.channel_id}",
                     ),
                     what=f"{mirror.platform} mirror",
                 )
+
+    async def _persist(self, attempt: Callable[[], Awaitable[None]], *, what: str) -> None:
+        """Run `attempt` until it succeeds, a failure is definite, or the waits are used up;
+        a message given up is logged once."""
+        waits = list(self.retry_waits)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                await attempt()
+                return
+            except DeliveryError as err:
+                if not err.transient or not waits:
+                    log.error("%s error=%s transient=%s attempts=%d",
+                              what, err.what, err.transient, tries)  # fmt: skip
+                    return
+                asked = min(err.retry_after or 0.0, MAX_RETRY_AFTER)
+                await asyncio.sleep(max(waits.pop(0), asked))

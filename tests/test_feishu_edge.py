@@ -47,6 +47,7 @@ from tests.fake_feishu import (
     chat_rate_limited,
     html_failure,
 )
+from tests.fake_trouble import Page
 from tests.feishu_support import (
     TENANT_KEY,
     FeishuHarness,
@@ -489,6 +490,24 @@ async def test_dms_and_mirrors_carry_the_hubs_keys(feishu: FeishuHarness) -> Non
     assert mirror.content["header"]["title"]["content"] == "Created T-1: 同步"
     [dm] = feishu.fake.delivered("ou_li")
     assert dm.uuid == delivery_key("ev-add", "dm", "ou_li")
+
+
+async def test_a_mirror_meeting_a_502_is_sent_again_with_its_key(feishu: FeishuHarness) -> None:
+    """The mirror into a linked group is answered with a gateway's HTML 502 once: the hub
+    sends it again with the same uuid, and the group gets it once."""
+    feishu.feishu.hub.retry_waits = (0.05, 0.05, 0.05)
+    await feishu.callback(message_event("teambot link", event_id="ev-code"))
+    sent = json.dumps([c.body for c in feishu.fake.calls], ensure_ascii=False)
+    code = re.search(r"Link code for project “[^”]*”: ([A-Z0-9]{8})", sent)
+    assert code is not None, sent
+    await feishu.callback(message_event(f"teambot link {code.group(1)}", chat_id="oc_group2"))
+    feishu.fake.trouble.fail("oc_group2", Page(502))
+    await feishu.callback(message_event("task add 重试", event_id="ev-retry"))
+    key = delivery_key("ev-retry", "mirror", "oc_group2")
+    failed = [c.body for c in feishu.fake.failed if c.body.get("uuid") == key]
+    assert len(failed) == 1
+    [mirror] = [m for m in feishu.fake.delivered("oc_group2") if m.uuid == key]
+    assert mirror.content["header"]["title"]["content"] == "Created T-1: 重试"
 
 
 async def test_replies_to_long_message_ids_get_distinct_uuids_within_50(

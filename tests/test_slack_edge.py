@@ -571,15 +571,32 @@ async def test_send_raises_a_neutral_delivery_error(
     )
 
 
+async def test_a_dm_that_meets_a_passing_failure_is_sent_again(
+    slack: Harness, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A DM answered once with an HTML 503 is sent again and arrives; nothing is logged as
+    lost and the command stands."""
+    slack.slack.hub.retry_waits = (0.05, 0.05, 0.05)
+    slack.fake.answer_raw("chat.postMessage", 503, HTML_503)
+    await slack.slash("/task", "add For zoe <@W333|zoe>")
+    assert [t.title for t in tasks(db)] == ["For zoe"]
+    to_zoe = [c for c in slack.fake.calls if c.method == "chat.postMessage"
+              and c.args.get("channel") == "W333"]  # fmt: skip
+    assert [c.status for c in to_zoe][-1] == 200 and len(to_zoe) == 2
+    assert not [r for r in caplog.records if r.getMessage().startswith("DM failed")]
+
+
 async def test_a_failed_dm_is_logged_with_its_kind_of_failure(
     slack: Harness, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A DM answered with an HTML 503 is logged (user, what failed, transient) and the
-    command stands."""
-    slack.fake.answer_raw("chat.postMessage", 503, HTML_503)
+    """A DM answered with an HTML 503 every time is tried four times, then logged once (user,
+    what failed, transient, attempts); the command stands."""
+    slack.slack.hub.retry_waits = (0.05, 0.05, 0.05)
+    for _ in range(4):
+        slack.fake.answer_raw("chat.postMessage", 503, HTML_503)
     await slack.slash("/task", "add For zoe <@W333|zoe>")
     assert [t.title for t in tasks(db)] == ["For zoe"]
     [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("DM failed")]
     assert logged == (
-        "DM failed: user=W333 error=chat.postMessage: HTTP 503, not JSON transient=True"
+        "DM failed: user=W333 error=chat.postMessage: HTTP 503, not JSON transient=True attempts=4"
     )

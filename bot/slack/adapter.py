@@ -316,10 +316,8 @@ class SlackAdapter:
             log.error("uploading a picture failed: channel=%s: %s", channel, type(err).__name__)
 
     async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
-        try:
-            await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
-        except DeliveryError as err:
-            log.error("DM failed: user=%s error=%s transient=%s", user_id, err.what, err.transient)
+        """A DM (a message to the user's id); DeliveryError when Slack does not take it."""
+        await self.send(channel=user_id, reply=reply, ping=True, kind="dm")
 
     # -- the HTTP endpoint ---------------------------------------------------------------
 
