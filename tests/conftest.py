@@ -44,6 +44,12 @@ class Clock:
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (pytest.mark.anyio) run on asyncio, the loop teambot serves on."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = Database(f"sqlite:///{path}")

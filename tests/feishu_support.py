@@ -248,3 +248,47 @@ def both_settings(db_url: str, slack: FakeSlack, feishu: FakeFeishu, **extra: An
         db_url, feishu, slack_bot_token="xoxb-test-token", slack_signing_secret=SECRET,
         slack_api_url=slack.api_url, **extra,
     )  # fmt: skip
+
+
+# -- the long connection, without its network step --------------------------------------
+
+
+@asynccontextmanager
+async def running_long_connection(
+    db_url: str, fake: FakeFeishu, monkeypatch: Any, **build: Any
+) -> AsyncIterator[FeishuHarness]:
+    """The app in FEISHU_MODE=ws, lark-oapi's connect step (its only network step) a no-op;
+    yielded once the SDK's loop runs in the ws thread."""
+    import anyio
+    from lark_oapi.ws import client as ws_client
+
+    async def no_network(self: Any) -> None:
+        return None
+
+    monkeypatch.setattr(ws_client.Client, "_connect", no_network)
+    settings = feishu_settings(db_url, fake, feishu_mode="ws")
+    async with running(settings, fake, **build) as harness:
+        with anyio.fail_after(5):
+            while harness.feishu.ws_client is None or not ws_client.loop.is_running():
+                await anyio.sleep(0.02)
+        yield harness
+
+
+async def from_the_sdk(harness: FeishuHarness, payload: dict[str, Any]) -> Any:
+    """Hand an event to lark-oapi's dispatcher the way its ws client does with an event frame
+    (`_handle_data_frame`: `self._event_handler._do_without_validation(payload)`, on the SDK's
+    own loop in the ws thread; `do_without_validation` is deprecated in 1.7); the handler's
+    return value."""
+    import asyncio
+
+    import anyio
+    from lark_oapi.ws import client as ws_client
+
+    handler = harness.feishu.ws_client._event_handler
+    raw = json.dumps(payload, ensure_ascii=False).encode()
+
+    async def frame() -> Any:
+        return handler._do_without_validation(raw)
+
+    future = asyncio.run_coroutine_threadsafe(frame(), ws_client.loop)
+    return await anyio.to_thread.run_sync(future.result, 10)

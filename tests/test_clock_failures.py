@@ -39,11 +39,6 @@ BUSY = Page(503, "<html><body>Service Unavailable</body></html>")
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack(bot_user_id="UBOT").start()
     for user, name in (("W111", "mei"), ("W222", "ana"), ("W333", "li")):

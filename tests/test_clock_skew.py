@@ -32,11 +32,6 @@ pytestmark = pytest.mark.anyio
 FAST = timedelta(minutes=10)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def noon_zone(moment: datetime) -> ZoneInfo:
     """A fixed-offset zone where `moment` is around noon: the standup's window, a few
     minutes either side of now, stays inside one local day."""

@@ -22,11 +22,6 @@ from tests.conftest import Clock
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_jobs_follow_the_database_and_start_catches_up(
     chat: Chat, db: Database, catalog: Catalog, clock: Clock
 ) -> None:

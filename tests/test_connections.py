@@ -43,11 +43,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack(bot_user_id="UBOT").start()
     server.add_user("W111", "mei")

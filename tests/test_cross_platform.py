@@ -29,11 +29,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
     with both_fakes(slack_users={"W111": "mei"}, feishu_users={"ou_li": "李"}) as pair:
         yield pair

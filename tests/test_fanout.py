@@ -27,11 +27,6 @@ CHANNELS = 1000
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack().start()
     yield server

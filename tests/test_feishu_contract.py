@@ -40,11 +40,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeFeishu]:
     server = FakeFeishu().start()
     server.users.update({"ou_mei": "美", "ou_li": "李"})

@@ -54,8 +54,10 @@ from tests.feishu_support import (
     button,
     card_event,
     feishu_settings,
+    from_the_sdk,
     message_event,
     running,
+    running_long_connection,
     sealed,
     task_card,
 )
@@ -68,11 +70,6 @@ WORKING = {
 }
 CONTACT = "/open-apis/contact/v3/users/"
 LOCK_SECONDS = 4.0
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -270,33 +267,8 @@ async def ws(
     db_url: str, fake: FakeFeishu, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[FeishuHarness]:
     """FEISHU_MODE=ws with lark-oapi's connect step (its only network step) a no-op."""
-    from lark_oapi.ws import client as ws_client
-
-    async def no_network(self: Any) -> None:
-        return None
-
-    monkeypatch.setattr(ws_client.Client, "_connect", no_network)
-    settings = feishu_settings(db_url, fake, feishu_mode="ws")
-    async with running(settings, fake, clock=clock) as harness:
-        with anyio.fail_after(5):
-            while harness.feishu.ws_client is None or not ws_client.loop.is_running():
-                await anyio.sleep(0.02)
+    async with running_long_connection(db_url, fake, monkeypatch, clock=clock) as harness:
         yield harness
-
-
-async def from_the_sdk(harness: FeishuHarness, payload: dict[str, Any]) -> Any:
-    """Hand an event to lark-oapi's dispatcher as its ws client does with an event frame,
-    on the SDK's own loop in the ws thread; the handler's return value."""
-    from lark_oapi.ws import client as ws_client
-
-    handler = harness.feishu.ws_client._event_handler
-    raw = json.dumps(payload, ensure_ascii=False).encode()
-
-    async def frame() -> Any:
-        return handler._do_without_validation(raw)
-
-    future = asyncio.run_coroutine_threadsafe(frame(), ws_client.loop)
-    return await anyio.to_thread.run_sync(future.result, 10)
 
 
 async def wait_for_sends(fake: FakeFeishu, done: Callable[[], bool]) -> None:

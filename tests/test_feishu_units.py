@@ -9,7 +9,6 @@ else — the ws thread, its event loop, the SDK's EventDispatcherHandler and mod
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -30,9 +29,9 @@ from tests.feishu_support import (
     FeishuHarness,
     button,
     card_event,
-    feishu_settings,
+    from_the_sdk,
     message_event,
-    running,
+    running_long_connection,
     task_card,
 )
 
@@ -433,11 +432,6 @@ def test_plain_events_use_their_own_create_time_as_the_replay_window() -> None:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeFeishu]:
     server = FakeFeishu().start()
     server.users.update({"ou_mei": "美"})
@@ -450,34 +444,8 @@ async def ws(
     db_url: str, fake: FakeFeishu, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[FeishuHarness]:
     """The app in FEISHU_MODE=ws, lark-oapi's connect step (its only network step) a no-op."""
-    from lark_oapi.ws import client as ws_client
-
-    async def no_network(self: Any) -> None:
-        return None
-
-    monkeypatch.setattr(ws_client.Client, "_connect", no_network)
-    settings = feishu_settings(db_url, fake, feishu_mode="ws")
-    async with running(settings, fake, clock=clock) as harness:
-        with anyio.fail_after(5):
-            while harness.feishu.ws_client is None or not ws_client.loop.is_running():
-                await anyio.sleep(0.02)
+    async with running_long_connection(db_url, fake, monkeypatch, clock=clock) as harness:
         yield harness
-
-
-async def from_the_sdk(harness: FeishuHarness, payload: dict[str, Any]) -> Any:
-    """Hand an event to lark-oapi's dispatcher the way its ws client does with an event frame
-    (`_handle_data_frame`: `self._event_handler._do_without_validation(payload)`, on the SDK's
-    own loop in the ws thread; `do_without_validation` is deprecated in 1.7)."""
-    from lark_oapi.ws import client as ws_client
-
-    handler = harness.feishu.ws_client._event_handler
-    raw = json.dumps(payload, ensure_ascii=False).encode()
-
-    async def frame() -> Any:
-        return handler._do_without_validation(raw)
-
-    future = asyncio.run_coroutine_threadsafe(frame(), ws_client.loop)
-    return await anyio.to_thread.run_sync(future.result, 5)
 
 
 def statuses(db: Database) -> list[tuple[str, str]]:

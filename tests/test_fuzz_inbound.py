@@ -62,11 +62,6 @@ FUZZ = settings(
 OURS = ("bot", "commands", "storage", "schedules", "slack_bolt")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- the app under test: a client that shows a crash as a 500 -----------------------------
 
 

@@ -49,11 +49,6 @@ ANSWER_WITHIN = 1.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack(bot_user_id="UBOT").start()
     server.add_user("W111", "mei")

@@ -42,11 +42,6 @@ REPLY = Reply(
 ALT_TEXT = "Burndown of <!channel> Apollo"  # plain text on both platforms: never parsed
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- Slack ------------------------------------------------------------------------------------
 
 

@@ -45,11 +45,6 @@ SECRET_TITLE = "Secret plan of the other tenant"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
     with both_fakes(
         slack_users={"W111": "mei", "W222": "li", "W333": "zoe"},

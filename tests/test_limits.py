@@ -41,11 +41,6 @@ TOO_LARGE = {"error": "request body too large"}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fakes() -> Iterator[tuple[FakeSlack, FakeFeishu]]:
     with both_fakes(slack_users={"W111": "mei"}, feishu_users={"ou_mei": "美"}) as pair:
         yield pair

@@ -52,11 +52,6 @@ FAMILIES = {
 }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- the exposition, read with prometheus_client's own parser ------------------------------------
 
 

@@ -22,11 +22,6 @@ from tests.slack_support import Harness, fixture_json, section, settings_for
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def raci_rows(db: Database) -> list[tuple[int, str, str, str]]:
     """(task number, task title, role, member's platform id) of every RACI assignment."""
     with Session(db.engine) as session:

@@ -29,11 +29,6 @@ pytestmark = pytest.mark.anyio
 CONFIG = "standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def engine_for(db: Database, catalog: Catalog, clock: Clock, outbox: Outbox, **kw: Any) -> Engine:
     return Engine(db=db, catalog=catalog, send=outbox, clock=clock, name=kw.pop("name", "t"), **kw)
 

@@ -74,11 +74,6 @@ def encodings(secret: str) -> set[str]:
     }
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Everything(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)

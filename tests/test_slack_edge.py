@@ -52,11 +52,6 @@ HTML_503 = "<html><head><title>503 Service Unavailable</title></head><body>down<
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack(bot_user_id="UBOT").start()
     server.add_user("W111", "mei")

@@ -40,11 +40,6 @@ APP_TOKEN = "xapp-1-test"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     server = FakeSlack(bot_user_id="UBOT").start()
     server.add_user("U111", "mei")

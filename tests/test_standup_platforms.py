@@ -27,11 +27,6 @@ from tests.slack_support import Harness, fixture_json, running, settings_for
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def reports(db: Database) -> list[tuple[str, str, str]]:
     with Session(db.engine) as session:
         rows = session.exec(select(StandupReport)).all()
