@@ -11,21 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 
 from bot.app import build_app
 from bot.core import Core
 from bot.hub import Hub
 from bot.limits import MAX_BODY
-from bot.serve import build_web_app, feishu_adapter, slack_adapter
+from bot.serve import READ_TIMEOUT, build_web_app, feishu_adapter, slack_adapter
 from storage.db import Database
 from tests.chat import snapshot
 from tests.conftest import Clock
@@ -33,6 +32,7 @@ from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
 from tests.feishu_support import both_fakes, both_settings, message_event, sealed
 from tests.slack_support import sign
+from tests.test_connections import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -232,20 +232,10 @@ def _titles(db: Database) -> list[tuple[Any, ...]]:
 # -- over a real socket: what uvicorn reads -------------------------------------------------------
 
 
-@asynccontextmanager
-async def uvicorn_serving(web: Starlette) -> AsyncIterator[int]:
-    """The app behind uvicorn on a free loopback port (its lifespan is run already)."""
-    config = uvicorn.Config(web, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done(), "uvicorn did not start"
-            await asyncio.sleep(0.01)
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        await task
+def uvicorn_serving(web: Starlette) -> AbstractAsyncContextManager[int]:
+    """The app behind uvicorn as `teambot serve` runs it, on a free loopback port (its
+    lifespan is run already)."""
+    return serving(web, read_timeout=READ_TIMEOUT)
 
 
 async def exchange(port: int, head: bytes, send_body: Any) -> tuple[bytes, int]:
