@@ -132,6 +132,23 @@ async def test_slack_500_and_503_are_retried_and_the_post_made_once(
     assert metrics.value("teambot_scheduler_runs_total", outcome="posted") == 1
 
 
+async def test_a_digest_whose_chart_upload_is_slow_is_posted_once(
+    slack: Harness, fake: FakeSlack, clock: Clock, db: Database
+) -> None:
+    """The digest's message is out but its chart's upload hangs past the attempt's time-out:
+    the post counts as made (no second message), and the chart still arrives."""
+    await slack.slash("/task", "add Something to chart", channel="C111")
+    await slack.slash("/digest", "daily 09:30", channel="C111")
+    fake.hang("files.getUploadURLExternal", 1.5)
+    engine = engine_for(slack.slack, clock, retry=Retry(timeout=1.0, first=0.05, longest=0.2))
+    clock.now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    outcome = await asyncio.wait_for(engine.run_due(), 10)
+    assert (outcome.sent, outcome.failed, outcome.retries) == (1, 0, 0)
+    assert statuses_to(fake, "C111") == [200]
+    await slack.slack.background.drain()
+    assert [f["channel"] for f in fake.files] == ["C111"]
+
+
 async def test_a_refused_post_is_recorded_logged_once_and_counted(
     slack: Harness, fake: FakeSlack, clock: Clock, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -69,6 +69,7 @@ def shared_file(channel: str) -> dict[str, object]:
 async def test_slack_posts_the_message_then_shares_the_png_in_the_channel(slack: Harness) -> None:
     """send(): chat.postMessage, then the three upload steps; the file lands in the channel."""
     await slack.slack.send(channel="C111", reply=REPLY)
+    await slack.slack.background.drain()  # the picture follows the message on its own
     fake = slack.fake
     assert [c.method for c in fake.calls] == [
         "auth.test",  # at start-up
@@ -91,6 +92,7 @@ async def test_slack_upload_waits_out_a_429_and_shares_once(slack: Harness) -> N
         UPLOAD, SlackFailure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
     )
     await slack.slack.send(channel="C111", reply=REPLY)
+    await slack.slack.background.drain()  # the picture follows the message on its own
     fake = slack.fake
     assert [c.method for c in fake.calls].count(UPLOAD) == 2
     assert len(fake.called("chat.postMessage")) == 1
@@ -104,6 +106,7 @@ async def test_slack_completion_waits_out_a_429_too(slack: Harness) -> None:
         SlackFailure(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"}),
     )
     await slack.slack.send(channel="C111", reply=REPLY)
+    await slack.slack.background.drain()  # the picture follows the message on its own
     assert len(slack.fake.called("files.completeUploadExternal")) == 2
     assert slack.fake.files == [shared_file("C111")]
 
@@ -114,6 +117,7 @@ async def test_slack_failed_upload_is_logged_and_the_message_stands(
     """An upload refused for good is logged; send() does not raise (no retry, no second post)."""
     slack.fake.fail_next(UPLOAD, SlackFailure(500, {"ok": False, "error": "fatal_error"}))
     await slack.slack.send(channel="C111", reply=REPLY)
+    await slack.slack.background.drain()  # the picture follows the message on its own
     assert len(slack.fake.called("chat.postMessage")) == 1
     assert slack.fake.files == []
     assert any("uploading a picture failed" in r.getMessage() for r in caplog.records)

@@ -269,7 +269,7 @@ class SlackAdapter:
         dedupe_key: str | None = None,
     ) -> None:
         """Post a reply into a channel (or a DM, with a user id as the channel);
-        its picture, if any, follows as a file in the same conversation.
+        its picture, if any, follows as a file in the same conversation, in the background.
 
         Raises `DeliveryError` when Slack did not take the message (see `bot.slack.web`
         for what is transient). chat.postMessage has no idempotency key: `dedupe_key` is
@@ -281,7 +281,10 @@ class SlackAdapter:
             posted = await self.web.call("chat.postMessage", json_body=posted_in)
         if reply.image is not None:
             # A DM is posted to a user id; files go to the conversation Slack answered with.
-            await self._upload(channel=text_of(posted.get("channel")) or channel, reply=reply)
+            # The message is out: the upload goes on by itself, so a caller's time-out (the
+            # clock gives an attempt 10 s) cannot cut it and post the message again.
+            where = text_of(posted.get("channel")) or channel
+            self.background.spawn(self._upload(channel=where, reply=reply), what="Slack picture")
 
     def _rendered(self, reply: Reply, ping: bool) -> str:
         """The JSON of chat.postMessage without its channel, rendered once for a fan-out
