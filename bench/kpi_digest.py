@@ -50,9 +50,9 @@ from sqlmodel import Session, col
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from commands.chart import burndown_png
 from commands.digest import digest_reply
 from commands.i18n import Catalog
-from schedules.chart import burndown_png
 from storage import kpi
 from storage.db import Database
 from storage.migrate import upgrade

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -25,7 +26,6 @@ from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.standup import parse_clock, parse_zone
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
-from schedules.calendar import CHINESE_WEEKDAYS, WEEKDAYS
 from storage import kpi
 from storage.models import ChannelBinding, DigestConfig, Milestone, Project, Workspace
 
@@ -181,7 +181,7 @@ def digest_reply(
 def burndown_image(
     session: Session, catalog: Catalog, *, project: Project, locale: str, now: datetime
 ) -> Image:
-    from schedules.chart import burndown_png
+    from commands.chart import burndown_png
 
     assert project.id is not None
     tz = ZoneInfo(project.timezone)

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, col, select
 
+from commands.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
 from commands.common import create_task, mentions_of
 from commands.context import Ctx
 from commands.errors import CommandError
@@ -27,7 +28,6 @@ from commands.parsing import parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
-from schedules.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
 from storage import repo
 from storage.enums import Role, TaskStatus
 from storage.models import (

@@ -55,9 +55,9 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from commands import alerts, digest, standup
+from commands.calendar import is_workday, parse_days
 from commands.i18n import Catalog
 from commands.types import Post
-from schedules.calendar import is_workday, parse_days
 from storage.db import Database
 from storage.models import DigestConfig, Milestone, Project, ScheduleRun, StandupConfig
 from storage.types import utcnow

@@ -59,3 +59,21 @@ def test_console_run_loads_no_platform_sdk(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "Created T-1: probe" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+# What each layer may import of the others: bot -> schedules -> commands -> storage.
+LAYERS = ("bot", "schedules", "commands", "storage")
+
+
+@pytest.mark.parametrize("package", LAYERS[1:])
+def test_imports_run_one_way(package: str) -> None:
+    """schedules/ never imports bot; commands/ neither bot nor schedules; storage/ none of
+    the three (work-day logic and charts are domain code in commands/)."""
+    above = LAYERS[: LAYERS.index(package)]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in _imports(path)
+        if name.split(".")[0] in above
+    ]
+    assert offenders == []

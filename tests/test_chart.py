@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from PIL import Image, ImageChops
 
-from schedules.chart import (
+from commands.chart import (
     AXIS_COLOUR,
     IDEAL_COLOUR,
     REMAINING_COLOUR,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.console import Console
+from commands.chart import burndown_png
 from commands.router import Router
 from commands.types import Image, Lit, Reply, Rich, Val, Visibility
-from schedules.chart import burndown_png
 from tests.conftest import Clock
 from tests.fake_feishu import IMAGES, FakeFeishu
 from tests.fake_feishu import Failure as FeishuFailure

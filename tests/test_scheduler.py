@@ -14,9 +14,9 @@ import pytest
 from PIL import Image as PILImage
 from sqlmodel import Session, select
 
+from commands.calendar import cn_years, format_days, is_workday, parse_days
 from commands.i18n import Catalog
 from commands.types import Post
-from schedules.calendar import cn_years, format_days, is_workday, parse_days
 from schedules.engine import Engine
 from storage.db import Database
 from storage.models import RaciAssignment, ScheduleRun, StandupReport, Task
