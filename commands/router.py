@@ -178,7 +178,7 @@ class Router:
             attempt += 1
             try:
                 return self.route(inbound, _trace=trace)
-            except (DBAPIError, IntegrityError) as err:
+            except DBAPIError as err:  # IntegrityError, OperationalError and the rest
                 if lost_race(err) and attempt < RACE_ATTEMPTS:
                     log.info("command lost a race (attempt %d): running it again", attempt)
                     time.sleep(random.uniform(0.001, 0.02) * attempt)

@@ -32,19 +32,12 @@ from storage.db import Database
 from tests.conftest import PgServer
 from tests.fake_slack import FakeSlack
 from tests.slack_support import SECRET, fixture, fixture_json, sign
+from tests.test_replicas import Replica, wait_all_healthy
 from tests.test_serve_process import free_port
 
 T = TypeVar("T")
-STARTUP = 30.0
 APOLOGIES = ("Sorry, something went wrong", "抱歉，我们这边出了点问题")
 TEAM = "T111"
-
-
-@dataclass
-class Replica:
-    proc: subprocess.Popen[bytes]
-    base: str
-    log: Path
 
 
 @dataclass
@@ -73,7 +66,7 @@ class Cluster:
     def start(self, count: int) -> None:
         for n in range(count):
             self.replicas.append(self._start_one(n))
-        self._wait_healthy()
+        wait_all_healthy(self.replicas)
 
     def _start_one(self, n: int) -> Replica:
         env = {
@@ -94,20 +87,6 @@ class Cluster:
                 env=env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         return Replica(proc, f"http://127.0.0.1:{port}", log)
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP
-        with httpx.Client(trust_env=False) as client:
-            for replica in self.replicas:
-                while True:
-                    assert replica.proc.poll() is None, replica.log.read_text()
-                    try:
-                        if client.get(f"{replica.base}/healthz", timeout=1.0).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, "replicas did not start in time"
-                    time.sleep(0.05)
 
     def stop(self) -> None:
         for replica in self.replicas:
