@@ -40,6 +40,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from bot.core import Background, Core
 from bot.feishu.api import FeishuApi, FeishuApiError, uuid_for
@@ -172,6 +173,12 @@ class FeishuAdapter:
             raise undelivered(err) from None
 
     # -- HTTP callbacks --------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        """POST /feishu/events for HTTP callbacks; none for the long connection."""
+        if self.mode != "http":
+            return []
+        return [Route("/feishu/events", self.endpoint, methods=["POST"])]
 
     async def endpoint(self, request: Request) -> Response:
         """POST /feishu/events: URL verification, events and card callbacks."""

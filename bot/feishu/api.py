@@ -31,15 +31,16 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from bot.hub import delivery_key
+from bot.retry import MAX_WAIT, RetryPolicy, TryAgain, Why
 
 log = logging.getLogger(__name__)
 
 RATE_LIMITS = frozenset({99991400, 230020})
-MAX_ATTEMPTS = 4
 # Feishu's limits are per second and per minute, and x-ogw-ratelimit-reset counts
 # the seconds to the end of the window: up to 60 (the documented example is 52).
-# A longer value cannot be a window's reset; it is taken as 60.
-MAX_WAIT = 60.0
+# A longer value cannot be a window's reset; it is taken as 60. A request is tried
+# four times at most; nothing else is retried here.
+POLICY = RetryPolicy(rate_limited=3, unreached=0, max_wait=MAX_WAIT)
 TIMEOUT = 10.0
 LOOKUP_TIMEOUT = 3.0
 UUID_MAX = 50  # message create refuses a longer uuid
@@ -156,23 +157,24 @@ class FeishuApi:
         self, uri: str, perform: Callable[[], Any], *, executor: Executor, wait_budget: float
     ) -> dict[str, Any]:
         """`perform` (which builds its request afresh each time) until it is answered,
-        waiting out rate limits while `wait_budget` seconds of waiting last."""
+        waiting out rate limits (bot.retry) while `wait_budget` seconds of waiting last."""
         loop = asyncio.get_running_loop()
-        waited = 0.0
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+
+        async def attempt() -> dict[str, Any]:
             try:
                 return await loop.run_in_executor(executor, self._once, uri, perform)
             except FeishuApiError as err:
-                wait = err.retry_after
-                if wait is None or attempt == MAX_ATTEMPTS or waited + wait > wait_budget:
+                if err.retry_after is None:
                     raise
-            self.rate_limit_waits += 1
-            log.warning("Feishu rate limit on %s: waiting %.1f s (attempt %d)", uri, wait, attempt)
-            await asyncio.sleep(wait)
-            waited += wait
-            if self.on_wait is not None:
-                self.on_wait(wait)
-        raise AssertionError("the last attempt returns or raises")
+                log.warning("Feishu rate limit on %s: asked to wait %.1f s", uri, err.retry_after)
+                raise TryAgain(Why.RATE_LIMITED, err, after=err.retry_after) from None
+
+        return await POLICY.but(wait_budget=wait_budget).run(attempt, on_wait=self._waited)
+
+    def _waited(self, why: Why, seconds: float) -> None:
+        self.rate_limit_waits += 1
+        if self.on_wait is not None:
+            self.on_wait(seconds)
 
     @staticmethod
     def _once(uri: str, perform: Callable[[], Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@
   team id, and its Enterprise Grid org when it has one, from `auth.test` at start-up).
 - `response_url_allowed`: a `response_url` is followed only to Slack's own hosts (https,
   `*.slack.com`) or to the configured Web API host (what tests point at a fake).
+- `well_formed`: a signed body that bolt's middleware can read without raising.
 """
 
 from __future__ import annotations
@@ -118,3 +119,24 @@ def response_url_allowed(url: str, *, api_url: str) -> URL | None:
     if (target.scheme, host, target.port) == (api.scheme, (api.host or "").lower(), api.port):
         return target
     return None
+
+
+def well_formed(body: Any) -> bool:
+    """An object whose parts that bolt's middleware and matchers take for granted are
+    of the right type (they raise on anything else, and bolt answers 500)."""
+    if not isinstance(body, dict):
+        return False
+    shapes = {"event": dict, "view": dict, "command": str, "callback_id": str}
+    if any(key in body and not isinstance(body[key], kind) for key, kind in shapes.items()):
+        return False
+    view = body.get("view")
+    if view is not None and "callback_id" in view:
+        # A workflow step's submission is read from `workflow_step`.
+        kind = view.get("type")
+        if kind is None or (kind == "workflow_step" and "workflow_step" not in body):
+            return False
+    if body.get("type") in ("block_actions", "interactive_message") and "actions" in body:
+        actions = body["actions"]
+        first = actions[0] if isinstance(actions, list) and actions else None
+        return isinstance(first, dict) and isinstance(first.get("action_id"), str)
+    return True

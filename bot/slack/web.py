@@ -1,9 +1,10 @@
 """Slack's Web API (and response_url) on one shared aiohttp session, failures said neutrally.
 
-Every HTTP attempt has its own time-out (at most 10 s). A 429 is waited out (its
-`Retry-After`) a few times; a connection that could not be opened is tried again twice
-(nothing was sent). Anything else is not retried here: the caller gets the answer, or a
-`DeliveryError` that says whether trying again later is worth it:
+Every HTTP attempt has its own time-out (at most 10 s). Under the retry policy of
+`bot.retry`, a 429 is waited out (its `Retry-After`) a few times; a connection that could
+not be opened is tried again twice (nothing was sent). Anything else is not retried here:
+the caller gets the answer, or a `DeliveryError` that says whether trying again later is
+worth it:
 
 - transient: a 5xx, an answer that is not JSON (a proxy's HTML page), a time-out, a
   connection refused, a 429 still in force after the waits, or Slack's own words for a
@@ -17,10 +18,7 @@ loops on a 5xx (a retried post that Slack had taken after all would show twice).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +27,13 @@ import aiohttp
 from yarl import URL
 
 from bot.hub import DeliveryError
+from bot.retry import RetryPolicy, TryAgain, Why
 
 PLATFORM = "slack"
 ATTEMPT_TIMEOUT = 10.0
-RATE_LIMIT_RETRIES = 6  # a fan-out meets many 429s; each is waited out before giving up
-CONNECT_RETRIES = 2
+# A fan-out meets many 429s: each is waited out (with up to half a second more, so the
+# waiters spread) before giving up; a connection not opened is tried twice more.
+POLICY = RetryPolicy(rate_limited=6, unreached=2, jitter=0.5)
 TRANSIENT_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
@@ -69,20 +69,25 @@ class WebApi:
         json_body: str | None = None,
         form: dict[str, str] | None = None,
         timeout: float | None = None,
-        rate_limit_retries: int = RATE_LIMIT_RETRIES,
-        connect_retries: int = CONNECT_RETRIES,
+        policy: RetryPolicy = POLICY,
+        token: str | None = None,
     ) -> dict[str, Any]:
-        """One Web API method: its JSON answer when `ok`, else a DeliveryError."""
-        headers = {"Authorization": f"Bearer {self.token}"}
+        """One Web API method: its JSON answer when `ok`, else a DeliveryError. `token`
+        stands in for the bot token (the app-level token of apps.connections.open)."""
+        headers = {"Authorization": f"Bearer {token or self.token}"}
         data: bytes | dict[str, str] | None = form
         if json_body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
             data = json_body.encode("utf-8")
         answer = await self.post(
             URL(f"{self.base_url}{method}"), data=data, headers=headers, what=method,
-            timeout=timeout, rate_limit_retries=rate_limit_retries,
-            connect_retries=connect_retries,
+            timeout=timeout, policy=policy,
         )  # fmt: skip
+        return self.judged(method, answer)
+
+    @staticmethod
+    def judged(method: str, answer: Answer) -> dict[str, Any]:
+        """Slack's JSON answer when it says `ok`, else the DeliveryError it amounts to."""
         try:
             parsed = json.loads(answer.body)
         except ValueError:
@@ -107,41 +112,47 @@ class WebApi:
         headers: dict[str, str],
         what: str,
         timeout: float | None = None,
-        rate_limit_retries: int = RATE_LIMIT_RETRIES,
-        connect_retries: int = CONNECT_RETRIES,
+        policy: RetryPolicy = POLICY,
     ) -> Answer:
-        """POST with the waits and retries above; any HTTP status is an answer, a time-out
-        or a connection that failed is a transient DeliveryError."""
+        """POST under the retry policy (bot.retry): any HTTP status is an answer (a 429 once
+        its waits are used up), a time-out or a connection that failed is a transient
+        DeliveryError."""
         limit = aiohttp.ClientTimeout(total=min(timeout or self.timeout, self.timeout))
-        limited = refused = 0
-        retry_after: float | None = None
-        while True:
+
+        async def attempt() -> Answer:
             try:
                 async with self.session.post(
                     url, data=data, headers=headers, timeout=limit, allow_redirects=False
                 ) as response:
                     body = await response.read()
-                    status = response.status
-                    if status == 429:
-                        retry_after = _retry_after(response.headers.get("Retry-After"))
+                    if response.status != 429:
+                        return Answer(response.status, body, None)
+                    retry_after = _retry_after(response.headers.get("Retry-After"))
+                    limited = Answer(429, body, retry_after)
             except aiohttp.ClientConnectorError:
-                if refused >= connect_retries:
-                    raise DeliveryError(
-                        PLATFORM, f"{what}: connection failed", transient=True
-                    ) from None
-                refused += 1
-                await asyncio.sleep(0.5 * refused)
-                continue
+                failed = DeliveryError(PLATFORM, f"{what}: connection failed", transient=True)
+                raise TryAgain(Why.UNREACHED, failed) from None
             except (TimeoutError, aiohttp.ClientError):
-                raise DeliveryError(PLATFORM, f"{what}: no answer", transient=True) from None
-            if status == 429 and limited < rate_limit_retries:
-                limited += 1
-                wait = (retry_after or 0.0) + random.random() / 2  # waiters spread out
-                started = time.monotonic()
-                await asyncio.sleep(wait)
-                self.on_wait(time.monotonic() - started)
-                continue
-            return Answer(status, body, retry_after)
+                unanswered = DeliveryError(PLATFORM, f"{what}: no answer", transient=True)
+                raise TryAgain(Why.UNANSWERED, unanswered) from None
+            raise TryAgain(Why.RATE_LIMITED, _Limited(limited), after=retry_after)
+
+        try:
+            return await policy.run(attempt, on_wait=self._waited)
+        except _Limited as still:
+            return still.answer
+
+    def _waited(self, why: Why, seconds: float) -> None:
+        if why is Why.RATE_LIMITED:
+            self.on_wait(seconds)
+
+
+class _Limited(Exception):
+    """A 429 that the policy gave up waiting out: answered as it is."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("rate limited")
+        self.answer = answer
 
 
 def _retry_after(header: str | None) -> float:

@@ -1,0 +1,174 @@
+"""Slack payloads into what they ask teambot to do: pure functions, no network.
+
+Each listener's payload (a slash command, an `app_mention` event, a button press, a
+form submission) becomes a `Said`: where, who, the raw Slack text of the command and
+the id under which its delivery is claimed. The adapter then looks up names and runs
+it. Signed payloads can still hold any JSON: a field that is not a string counts as
+absent, a part that is not an object as empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+MAX_EVENT_ID = 100  # what a claimed event id may take of the column's 128 characters
+
+
+@dataclass(frozen=True)
+class Said:
+    channel_id: str
+    channel_name: str
+    user_id: str
+    raw_text: str  # Slack's text: `<@U…>` mentions, `&amp;` escapes
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """Where a pressed button's message is, to update it."""
+
+    channel_id: str
+    message_ts: str
+    is_ephemeral: bool
+
+
+def of_command(body: dict[str, Any]) -> Said:
+    """A slash command: delivered once per `trigger_id`, so a repeat does nothing."""
+    trigger = text_of(body.get("trigger_id"))
+    return Said(
+        channel_id=text_of(body.get("channel_id")),
+        channel_name=text_of(body.get("channel_name")),
+        user_id=text_of(body.get("user_id")),
+        raw_text=f"{text_of(body.get('command'))} {text_of(body.get('text'))}",
+        event_id=event_key("command", trigger) if trigger else None,
+    )
+
+
+def of_mention(body: dict[str, Any], event: dict[str, Any]) -> Said:
+    """An `app_mention` event, claimed by the envelope's event id."""
+    channel = text_of(event.get("channel"))
+    return Said(
+        channel_id=channel,
+        channel_name=channel,
+        user_id=text_of(event.get("user")),
+        raw_text=text_of(event.get("text")),
+        event_id=text_of(body.get("event_id")) or None,
+    )
+
+
+def thread_of(event: dict[str, Any]) -> str | None:
+    """The thread a message was written in, where its answer goes."""
+    return text_of(event.get("thread_ts")) or None
+
+
+def of_button(body: dict[str, Any], action: dict[str, Any]) -> Said:
+    """A pressed button runs the command in its value as the presser; a press is
+    claimed by message, action time and presser (a double click runs once)."""
+    user = object_of(body.get("user"))
+    container = object_of(body.get("container"))
+    channel = object_of(body.get("channel"))
+    return Said(
+        channel_id=text_of(channel.get("id")) or text_of(container.get("channel_id")),
+        channel_name=text_of(channel.get("name")),
+        user_id=text_of(user.get("id")),
+        raw_text=escape_for_parse(text_of(action.get("value"))),
+        event_id=event_key(
+            "action", str(container.get("message_ts")), str(action.get("action_ts")),
+            str(user.get("id")),
+        ),
+    )  # fmt: skip
+
+
+def pressed(body: dict[str, Any]) -> Pressed:
+    container = object_of(body.get("container"))
+    return Pressed(
+        channel_id=text_of(container.get("channel_id")),
+        message_ts=text_of(container.get("message_ts")),
+        is_ephemeral=container.get("is_ephemeral") is True,
+    )
+
+
+@dataclass(frozen=True)
+class Form:
+    """A button that asks for a text first: the form to open, and what comes back."""
+
+    trigger_id: str
+    user_id: str
+    title: str
+    label: str
+    meta: dict[str, Any]  # the form's private_metadata
+
+
+def form_of(body: dict[str, Any], action: dict[str, Any]) -> Form:
+    spec = object_of(json_of(action.get("value")))
+    where = pressed(body)
+    return Form(
+        trigger_id=text_of(body.get("trigger_id")),
+        user_id=text_of(object_of(body.get("user")).get("id")),
+        title=text_of(spec.get("title")),
+        label=text_of(spec.get("label")),
+        meta={
+            "command": text_of(spec.get("command")),
+            "channel": where.channel_id,
+            "ts": where.message_ts,
+            "ephemeral": where.is_ephemeral,
+            "response_url": text_of(body.get("response_url")),
+        },
+    )
+
+
+def of_submission(body: dict[str, Any], view: dict[str, Any]) -> tuple[Said, Pressed, str]:
+    """A submitted form: the command with its answer, the message it was opened from,
+    and that message's response_url (all from the form's metadata, which we wrote)."""
+    meta = object_of(json_of(view.get("private_metadata")))
+    values = object_of(object_of(view.get("state")).get("values"))
+    answer = text_of(object_of(object_of(values.get("answer")).get("answer")).get("value"))
+    said = Said(
+        channel_id=text_of(meta.get("channel")),
+        channel_name="",
+        user_id=text_of(object_of(body.get("user")).get("id")),
+        raw_text=escape_for_parse(f"{text_of(meta.get('command'))} {answer}"),
+        event_id=event_key("view", str(view.get("id")), str(view.get("hash"))),
+    )
+    where = Pressed(
+        channel_id=said.channel_id,
+        message_ts=text_of(meta.get("ts")),
+        is_ephemeral=meta.get("ephemeral") is True,
+    )
+    return said, where, text_of(meta.get("response_url"))
+
+
+def event_key(kind: str, *parts: str) -> str:
+    """The id under which a delivery is claimed; over-long parts are hashed (the column
+    holds 128 characters and a signed payload can still carry anything)."""
+    key = ":".join((kind, *parts))
+    if len(key) <= MAX_EVENT_ID:
+        return key
+    return f"{kind}:sha1:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
+
+
+def text_of(value: Any) -> str:
+    """A payload field that should be a string; "" when it is anything else."""
+    return value if isinstance(value, str) else ""
+
+
+def object_of(value: Any) -> dict[str, Any]:
+    """A payload part that should be an object; {} when it is anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_of(value: Any) -> Any:
+    """JSON that we wrote into a payload (a button value, a form's metadata); None if
+    it does not parse."""
+    try:
+        return json.loads(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def escape_for_parse(text: str) -> str:
+    """Button values and form answers are raw text: protect them from mention parsing."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
