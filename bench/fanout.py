@@ -60,8 +60,8 @@ from bot.app import build_app
 from bot.core import Core
 from bot.hub import Hub
 from bot.scheduling import hub_sender
-from bot.serve import slack_adapter
 from bot.settings import Settings
+from bot.slack.setup import adapter as slack_adapter
 from commands.types import Post
 from schedules import engine as engine_module
 from schedules.engine import FAN_OUT, Engine, Send

@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_app
 from bot.core import Core
-from bot.serve import build_web_app, slack_adapter
+from bot.serve import build_web_app
 from bot.settings import Settings
+from bot.slack.setup import adapter as slack_adapter
 from tests.fake_slack import FakeSlack
 from tests.slack_support import SECRET, sign
 
@@ -110,7 +111,7 @@ async def main(n: int) -> None:
             app = build_app(settings)
             core = Core(app.router)
             slack = slack_adapter(settings, core)
-            web = build_web_app(core=core, slack=slack)
+            web = build_web_app(core=core, adapters=[slack] if slack else [])
             async with web.router.lifespan_context(web):
                 runs = [
                     ("bare bolt, default ack polling", lambda: measure(default, "x", n)),

@@ -8,10 +8,13 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core import Background
 from commands.types import Reply
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +48,14 @@ def delivery_key(*parts: str) -> str:
 
 
 class Adapter(Protocol):
-    """What every platform adapter offers the rest of teambot."""
+    """What every platform adapter offers the rest of teambot (bot/platforms.py builds
+    them, `teambot serve` mounts their routes and starts and stops them)."""
 
     name: str
+
+    def routes(self) -> list[BaseRoute]:
+        """The HTTP endpoints the platform calls (none for a socket connection)."""
+        ...
 
     async def start(self) -> None: ...
 

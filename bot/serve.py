@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.app import App
 from bot.core import Core
@@ -33,84 +33,26 @@ from bot.limits import (
     raise_open_file_limit,
 )
 from bot.metrics import CONTENT_TYPE
+from bot.platforms import ConfigError, build_adapters
 from bot.scheduling import build_clockwork, clock_check, hub_sender
-from bot.settings import Settings
 
 if TYPE_CHECKING:
-    from bot.feishu.adapter import FeishuAdapter
-    from bot.slack.adapter import SlackAdapter
+    from bot.hub import Adapter
     from schedules.clockwork import Clockwork
 
 log = logging.getLogger(__name__)
 
 
-class ConfigError(Exception):
-    """Settings that cannot run: said to the operator, no traceback."""
-
-
-def feishu_adapter(settings: Settings, core: Core, hub: Hub) -> FeishuAdapter | None:
-    """The Feishu adapter when Feishu is configured (lark-oapi loads only then)."""
-    if not settings.feishu_enabled:
-        return None
-    if settings.feishu_mode == "http" and settings.feishu_verification_token is None:
-        raise ConfigError(
-            "FEISHU_MODE=http needs FEISHU_VERIFICATION_TOKEN (and FEISHU_ENCRYPT_KEY)"
-        )
-    from bot.feishu.adapter import FeishuAdapter
-
-    assert settings.feishu_app_id is not None and settings.feishu_app_secret is not None
-    token = settings.feishu_verification_token
-    key = settings.feishu_encrypt_key
-    return FeishuAdapter(
-        core=core,
-        catalog=core.router.catalog,
-        app_id=settings.feishu_app_id,
-        app_secret=settings.feishu_app_secret.get_secret_value(),
-        verification_token=token.get_secret_value() if token else "",
-        encrypt_key=key.get_secret_value() if key else "",
-        domain=settings.feishu_domain,
-        mode=settings.feishu_mode,
-        hub=hub,
-    )
-
-
-def slack_adapter(settings: Settings, core: Core, hub: Hub | None = None) -> SlackAdapter | None:
-    if not settings.slack_enabled:
-        return None
-    if settings.slack_signing_secret is None and settings.slack_app_token is None:
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) "
-            "nor SLACK_APP_TOKEN (Socket Mode) is"
-        )
-    from bot.slack.adapter import SlackAdapter
-
-    assert settings.slack_bot_token is not None
-    return SlackAdapter(
-        core=core,
-        catalog=core.router.catalog,
-        bot_token=settings.slack_bot_token.get_secret_value(),
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else ""
-        ),
-        api_url=settings.slack_api_url,
-        app_token=settings.slack_app_token.get_secret_value() if settings.slack_app_token else None,
-        hub=hub,
-    )
-
-
 def build_web_app(
     *,
     core: Core,
-    slack: SlackAdapter | None,
-    feishu: FeishuAdapter | None = None,
+    adapters: Sequence[Adapter] = (),
     clockwork: Clockwork | None = None,
     health_checks: Sequence[Check] = (),
 ) -> Starlette:
-    """The ASGI app: /healthz and /metrics always, /slack/events and /feishu/events for
-    HTTP modes; the clock (standups, digests, alerts) starts after the adapters and stops
-    first.
+    """The ASGI app: /healthz and /metrics always, and each adapter's routes (Slack's
+    /slack/events and Feishu's /feishu/events in their HTTP modes); the adapters start in
+    order, the clock (standups, digests, alerts) after them, and it stops first.
 
     /healthz probes the database on a connection of its own (`bot.health`) and adds each
     of `health_checks`: callables returning `(name, ok, status)`, cheap and non-blocking
@@ -130,15 +72,12 @@ def build_web_app(
     async def metrics(request: Request) -> Response:
         return Response(core.metrics.render(), media_type=CONTENT_TYPE)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
-    if slack is not None and slack.signing_secret:
-        routes.append(Route("/slack/events", slack.endpoint, methods=["POST"]))
-    if feishu is not None and feishu.mode == "http":
-        routes.append(Route("/feishu/events", feishu.endpoint, methods=["POST"]))
-    adapters = [a for a in (slack, feishu) if a is not None]
+    for adapter in adapters:
+        routes += adapter.routes()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -165,8 +104,6 @@ def build_web_app(
     # Bodies over the limit are refused (413) before they are read into memory.
     web = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
     web.state.core = core
-    web.state.slack = slack
-    web.state.feishu = feishu
     return web
 
 
@@ -190,19 +127,18 @@ def serve(
     core = Core(app.router)
     hub = Hub()
     try:
-        slack = slack_adapter(settings, core, hub)
-        feishu = feishu_adapter(settings, core, hub)
+        adapters = build_adapters(settings, core, hub)
     except ConfigError as err:
         print(f"teambot serve: {err}", file=sys.stderr)
         return 2
-    if slack is None and feishu is None:
+    if not adapters:
         log.warning("no chat platform configured: serving /healthz and /metrics only")
     clockwork = (
         build_clockwork(core.router, hub_sender(hub), observer=core.metrics.firing)
         if settings.scheduler
         else None
     )
-    web = build_web_app(core=core, slack=slack, feishu=feishu, clockwork=clockwork)
+    web = build_web_app(core=core, adapters=adapters, clockwork=clockwork)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the
     # signal again through the handler that was installed before it; a no-op
     # one lets serve() finish its own clean-up and exit 0.

@@ -21,11 +21,13 @@ import httpx
 from bot.app import build_app
 from bot.core import Core
 from bot.feishu.adapter import FeishuAdapter
+from bot.feishu.setup import adapter as feishu_adapter
 from bot.feishu.verify import encrypt, signature
 from bot.hub import Hub
-from bot.serve import build_web_app, feishu_adapter, slack_adapter
+from bot.serve import build_web_app
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
+from bot.slack.setup import adapter as slack_adapter
 from tests.fake_feishu import FakeFeishu
 from tests.fake_slack import FakeSlack
 from tests.slack_support import SECRET
@@ -172,7 +174,7 @@ async def running(
     slack = slack_adapter(settings, core, hub)
     feishu = feishu_adapter(settings, core, hub)
     assert feishu is not None
-    web = build_web_app(core=core, slack=slack, feishu=feishu)
+    web = build_web_app(core=core, adapters=[a for a in (slack, feishu) if a is not None])
     try:
         async with web.router.lifespan_context(web):
             transport = httpx.ASGITransport(app=web)

@@ -17,9 +17,10 @@ import httpx
 
 from bot.app import build_app
 from bot.core import Core
-from bot.serve import build_web_app, slack_adapter
+from bot.serve import build_web_app
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
+from bot.slack.setup import adapter as slack_adapter
 from tests.fake_slack import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret of Slack's own test vector
@@ -106,7 +107,7 @@ async def running(settings: Settings, fake: FakeSlack, **build: Any) -> AsyncIte
     core = Core(app.router)
     slack = slack_adapter(settings, core)
     assert slack is not None
-    web = build_web_app(core=core, slack=slack)
+    web = build_web_app(core=core, adapters=[slack] if slack else [])
     try:
         async with web.router.lifespan_context(web):
             transport = httpx.ASGITransport(app=web)

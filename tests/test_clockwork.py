@@ -75,7 +75,7 @@ async def test_shutdown_waits_for_a_round_in_progress_and_stops_the_clock(
 
     engine = Engine(db=db, catalog=catalog, send=slow, clock=clock, name="t")
     clockwork = Clockwork(engine, resync=3600)
-    web = build_web_app(core=Core(chat.router), slack=None, clockwork=clockwork)
+    web = build_web_app(core=Core(chat.router), clockwork=clockwork)
     async with web.router.lifespan_context(web):
         at(clock, "2026-11-24T09:30:00+08:00")
         round_ = asyncio.ensure_future(engine.run_due())

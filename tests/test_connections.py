@@ -185,7 +185,7 @@ def web(tmp_path: Path, sqlite_template: Path) -> Iterator[Starlette]:
     app = build_app(Settings(database_url=f"sqlite:///{path}"))
     core = Core(app.router)
     try:
-        yield build_web_app(core=core, slack=None)
+        yield build_web_app(core=core)
     finally:
         core.close()
         app.close()

@@ -146,7 +146,7 @@ async def test_plain_callback_with_a_malformed_header_is_refused_not_a_crash(
 ) -> None:
     """Without an encrypt key anyone can post plain JSON: a "header" that is not an object
     is refused with 401, never a 500."""
-    web = build_web_app(core=plain.feishu.core, slack=None, feishu=plain.feishu)
+    web = build_web_app(core=plain.feishu.core, adapters=[plain.feishu])
     transport = httpx.ASGITransport(app=web, raise_app_exceptions=False)
     before = snapshot(db)
     body = json.dumps({"schema": "2.0", "header": header, "token": TOKEN}).encode()

@@ -32,11 +32,13 @@ from hypothesis import strategies as st
 from bot.app import build_app
 from bot.core import Core
 from bot.feishu.adapter import FeishuAdapter
+from bot.feishu.setup import adapter as feishu_adapter
 from bot.feishu.verify import encrypt, signature
 from bot.hub import Hub
-from bot.serve import build_web_app, feishu_adapter, slack_adapter
+from bot.serve import build_web_app
 from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
+from bot.slack.setup import adapter as slack_adapter
 from storage.db import Database
 from tests.chat import snapshot
 from tests.conftest import Clock
@@ -99,7 +101,7 @@ async def serving(settings: Settings, clock: Clock) -> AsyncIterator[Served]:
     hub = Hub()
     slack = slack_adapter(settings, core, hub)
     feishu = feishu_adapter(settings, core, hub)
-    web = build_web_app(core=core, slack=slack, feishu=feishu)
+    web = build_web_app(core=core, adapters=[a for a in (slack, feishu) if a is not None])
     errors: list[logging.LogRecord] = []
     handler = _Errors(errors)
     logging.getLogger().addHandler(handler)

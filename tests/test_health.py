@@ -77,7 +77,7 @@ async def served(
         router = Router(db=db, catalog=Catalog(), registry=build_registry(), defaults=Defaults())
         close = db.dispose
     core = Core(router)
-    web = build_web_app(core=core, slack=None, health_checks=checks)
+    web = build_web_app(core=core, health_checks=checks)
     try:
         async with web.router.lifespan_context(web):
             transport = httpx.ASGITransport(app=web)
@@ -520,7 +520,7 @@ async def served_with_clock(url: str, clock_db_url: str) -> AsyncIterator[httpx.
     clock_db = Database(clock_db_url)
     router = Router(db=clock_db, catalog=Catalog(), registry=build_registry(), defaults=Defaults())
     clockwork = build_clockwork(router, hub_sender(Hub()), observer=core.metrics.firing)
-    web = build_web_app(core=core, slack=None, clockwork=clockwork)
+    web = build_web_app(core=core, clockwork=clockwork)
     try:
         async with web.router.lifespan_context(web):
             transport = httpx.ASGITransport(app=web)

@@ -22,9 +22,11 @@ from starlette.applications import Starlette
 
 from bot.app import build_app
 from bot.core import Core
+from bot.feishu.setup import adapter as feishu_adapter
 from bot.hub import Hub
 from bot.limits import MAX_BODY
-from bot.serve import READ_TIMEOUT, build_web_app, feishu_adapter, slack_adapter
+from bot.serve import READ_TIMEOUT, build_web_app
+from bot.slack.setup import adapter as slack_adapter
 from storage.db import Database
 from tests.chat import snapshot
 from tests.conftest import Clock
@@ -63,8 +65,11 @@ async def both(
     hub = Hub()
     web = build_web_app(
         core=core,
-        slack=slack_adapter(settings, core, hub),
-        feishu=feishu_adapter(settings, core, hub),
+        adapters=[
+            a
+            for a in (slack_adapter(settings, core, hub), feishu_adapter(settings, core, hub))
+            if a
+        ],
     )
     try:
         async with web.router.lifespan_context(web):
