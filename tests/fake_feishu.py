@@ -10,16 +10,34 @@ answered, each with the image_key handed out.
 
 The messages it holds (`messages`) follow the open platform's rules, as the pages
 for message create, card update and ephemeral cards state them:
+- every request body with a card (create, update, ephemeral) at most 30 KB, measured
+  on the bytes received (else 230025); a text message's at most 150 KB.
+- every card is card JSON 2.0 with only the properties each component documents
+  (tests/fake_feishu_cards.py); an unknown tag or property answers 230099 "Failed to
+  create card content" with ErrCode 200621 and the property's path, HTTP 400. (The
+  message API's pages name 230099 for a card Feishu cannot build; the detail codes in
+  its `ext` are the card platform's, 200621 being its "parse card json" family. JSON
+  2.0 refuses unknown properties where 1.0 ignored them.)
 - create: `uuid` at most 50 characters (else 99992402, field validation, HTTP 400);
-  the same uuid within an hour answers the first message and sends nothing new;
-  a card or rich-text body over 30 KB is 230025.
+  the same uuid within an hour answers the first message and sends nothing new.
 - update (`PATCH /open-apis/im/v1/messages/:message_id`): only a card this app sent
   and everyone sees (not an ephemeral one), with `"update_multi": true` in its config
   before and after, within 14 days of sending (else 230031), at most 5 updates a
   second per message (else 230020), 30 KB at most (230025). Other refusals answer
   230001 (invalid request parameter), all with HTTP 400.
-- tenant query (`GET /open-apis/tenant/v2/tenant/query`): needs the permission
-  `tenant:tenant:readonly`; without it (`tenant_key` None, the default) 99991672.
+- ephemeral card: not in a topic group (话题群, `topic_groups`): the page says the API
+  supports only conversation-mode groups; its error table could not be read, so the
+  fake answers 230001 (invalid request parameter) with HTTP 400. teambot takes any
+  refusal of an ephemeral card the same way (it sends one to one instead).
+- permissions: the fake grants exactly the permissions the README's Feishu setup
+  lists (`readme_permissions`: in the section "## Feishu / Lark", every list line that
+  begins with a permission in backticks, e.g. "- `im:resource` (the chart …)"), so the
+  README and what the tests run with cannot drift apart. A call whose endpoint needs a
+  permission not granted (NEEDS: any one of the set) answers 99991672, HTTP 400,
+  "Access denied. One of the following scopes is required: [...]". Tests revoke one
+  with `revoke(name)`.
+- tenant query (`GET /open-apis/tenant/v2/tenant/query`): needs `tenant:tenant:readonly`;
+  `tenant_key` None (the default) stands for that permission revoked: 99991672.
 """
 
 from __future__ import annotations
@@ -27,13 +45,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from tests import fake_feishu_cards
 from tests.fake_server import ThreadedServer
 from tests.fake_trouble import Trouble
 
@@ -42,6 +63,28 @@ IMAGES = "/open-apis/im/v1/images"
 MESSAGES = "/open-apis/im/v1/messages"
 EPHEMERAL = "/open-apis/ephemeral/v1/send"
 TENANT = "/open-apis/tenant/v2/tenant/query"
+CONTACT = "/open-apis/contact/v3/users/"
+README = Path(__file__).resolve().parent.parent / "README.md"
+SEND = frozenset({"im:message", "im:message:send_as_bot", "im:message:send"})
+# (method, path or path prefix ending in "/") -> any one of these permissions. The
+# pages of message create, image upload, contact users and the tenant query name
+# theirs; the ephemeral card's names none beyond the bot ability, and the fake asks
+# for a message-sending one, as for a card update.
+NEEDS: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", MESSAGES): SEND,
+    ("PATCH", MESSAGES + "/"): frozenset({"im:message", "im:message:send_as_bot"}),
+    ("POST", IMAGES): frozenset({"im:resource", "im:resource:upload"}),
+    ("POST", EPHEMERAL): frozenset({"im:message", "im:message:send_as_bot"}),
+    ("GET", CONTACT): frozenset(
+        {
+            "contact:user.base:readonly",
+            "contact:contact.base:readonly",
+            "contact:contact:readonly_as_app",
+        }
+    ),
+    ("GET", TENANT): frozenset({"tenant:tenant:readonly"}),
+}
+_PERMISSION_LINE = re.compile(r"\s*(?:[-*]|\d+\.)\s+`([a-z][a-z0-9_.]*(?::[a-z0-9_.]+)+)`")
 UUID_MAX = 50
 UUID_WINDOW = 3600.0
 CARD_MAX_BYTES = 30 * 1024
@@ -79,6 +122,15 @@ def html_failure(status: int = 502) -> Failure:
     )
 
 
+def readme_permissions(readme: Path = README) -> frozenset[str]:
+    """The permissions the README's Feishu setup lists: in the section "## Feishu / Lark",
+    each list line ("- ", "* " or "3. ") that begins with a permission in backticks."""
+    text = readme.read_text(encoding="utf-8")
+    section = text.split("\n## Feishu / Lark\n", 1)[1].split("\n## ", 1)[0]
+    found = (_PERMISSION_LINE.match(line) for line in section.splitlines())
+    return frozenset(m[1] for m in found if m)
+
+
 def chat_rate_limited() -> Failure:
     """Feishu's limit of 5 messages a second to one chat or person: HTTP 400, code 230020."""
     return Failure(400, {"code": 230020, "msg": "This operation triggers the frequency limit."})
@@ -113,6 +165,12 @@ class FakeFeishu(ThreadedServer):
         self.hangs: dict[str, list[float]] = {}
         self.tenant_key: str | None = None  # set: the app may read its tenant
         self.tenant_name = "teambot tests"
+        self.permissions: set[str] = set(readme_permissions())
+        self.topic_groups: set[str] = set()  # chat ids of topic groups (话题群)
+
+    def revoke(self, *permissions: str) -> None:
+        """Take permissions away from the app (as if the README had not listed them)."""
+        self.permissions.difference_update(permissions)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
@@ -133,10 +191,12 @@ class FakeFeishu(ThreadedServer):
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
+        size = request.content_length or 0
         if request.content_type == "multipart/form-data":
             body: Any = await self._form(request)
         else:
             raw = await request.read()
+            size = len(raw)
             body = json.loads(raw) if raw else None
         faulted = await self._chat_trouble(path, body, request)
         if faulted is not None:
@@ -148,9 +208,12 @@ class FakeFeishu(ThreadedServer):
         pending = self.failures.get(path)
         if pending:
             return self._failure(pending.pop(0))
+        denied = self._denied(request.method, path)
+        if denied is not None:
+            return denied
         if path == IMAGES and request.method == "POST":
             return web.json_response(self._image(body))
-        routed = self._route(request.method, path, body)
+        routed = self._route(request.method, path, body, size)
         if routed is not None:
             return routed
         return web.json_response(self._answer(path))
@@ -255,18 +318,31 @@ class FakeFeishu(ThreadedServer):
         """Make a message `days` older than it is (the 14-day update window)."""
         self.messages[message_id].sent_at -= days * 86400
 
-    def _route(self, method: str, path: str, body: Any) -> web.Response | None:
+    def _denied(self, method: str, path: str) -> web.Response | None:
+        """99991672 when the endpoint needs a permission the app was not granted."""
+        granted = set(self.permissions)
+        if self.tenant_key is None:
+            granted.discard("tenant:tenant:readonly")
+        for (verb, where), needs in NEEDS.items():
+            matches = path.startswith(where) if where.endswith("/") else path == where
+            if verb == method and matches and not needs & granted:
+                scopes = ", ".join(sorted(needs))
+                return _refused(99991672, "Access denied. One of the following scopes is "
+                                f"required: [{scopes}].")  # fmt: skip
+        return None
+
+    def _route(self, method: str, path: str, body: Any, size: int) -> web.Response | None:
         if method == "POST" and path == MESSAGES:
-            return self._create(body)
+            return self._create(body, size)
         if method == "POST" and path == EPHEMERAL:
-            return self._ephemeral(body)
+            return self._ephemeral(body, size)
         if method == "PATCH" and path.startswith(MESSAGES + "/"):
-            return self._update(path.rsplit("/", 1)[1], body)
+            return self._update(path.rsplit("/", 1)[1], body, size)
         if method == "GET" and path == TENANT:
             return self._tenant()
         return None
 
-    def _create(self, body: Any) -> web.Response:
+    def _create(self, body: Any, size: int) -> web.Response:
         if not isinstance(body, dict) or not all(
             isinstance(body.get(k), str) for k in ("receive_id", "msg_type", "content")
         ):
@@ -275,12 +351,14 @@ class FakeFeishu(ThreadedServer):
         if uuid is not None and (not isinstance(uuid, str) or len(uuid) > UUID_MAX):
             return _refused(99992402, "field validation failed")
         limit = TEXT_MAX_BYTES if body["msg_type"] == "text" else CARD_MAX_BYTES
-        if len(body["content"].encode()) > limit:
-            return _refused(230025, "The length of the message content reaches its limit.")
+        if size > limit:
+            return _too_long()
         try:
             content = json.loads(body["content"])
         except ValueError:
             return _refused(230001, "Your request contains an invalid request parameter.")
+        if body["msg_type"] == "interactive" and (bad := _bad_card(content)) is not None:
+            return bad
         now = time.time()
         first = self.messages.get(self._uuids.get(uuid or "", ""))
         if first is not None and now - first.sent_at < UUID_WINDOW:
@@ -292,27 +370,36 @@ class FakeFeishu(ThreadedServer):
             self._uuids[uuid] = message.message_id
         return _ok({"message_id": message.message_id})
 
-    def _ephemeral(self, body: Any) -> web.Response:
+    def _ephemeral(self, body: Any, size: int) -> web.Response:
         if not isinstance(body, dict) or not isinstance(body.get("card"), dict):
             return _refused(99992402, "field validation failed")
+        if size > CARD_MAX_BYTES:
+            return _too_long()
+        if body.get("chat_id") in self.topic_groups:
+            return _refused(230001, "Your request contains an invalid request parameter: "
+                            "topic groups do not support ephemeral cards.")  # fmt: skip
+        if (bad := _bad_card(body["card"])) is not None:
+            return bad
         message = Message(f"om_sent{next(self._ids)}", "interactive", str(body.get("open_id")),
                           body["card"], None, time.time(), ephemeral=True)  # fmt: skip
         self.messages[message.message_id] = message
         return _ok({"message_id": message.message_id})
 
-    def _update(self, message_id: str, body: Any) -> web.Response:
+    def _update(self, message_id: str, body: Any, size: int) -> web.Response:
         message = self.messages.get(message_id)
         invalid = _refused(230001, "Your request contains an invalid request parameter.")
         if message is None or message.ephemeral or message.msg_type != "interactive":
             return invalid
         if not isinstance(body, dict) or not isinstance(body.get("content"), str):
             return invalid
-        if len(body["content"].encode()) > CARD_MAX_BYTES:
-            return _refused(230025, "The length of the message content reaches its limit.")
+        if size > CARD_MAX_BYTES:
+            return _too_long()
         try:
             card = json.loads(body["content"])
         except ValueError:
             return invalid
+        if (bad := _bad_card(card)) is not None:
+            return bad
         if not (_shared(message.content) and _shared(card)):
             return invalid
         now = time.time()
@@ -338,6 +425,19 @@ def _ok(data: dict[str, Any]) -> web.Response:
 
 def _refused(code: int, msg: str) -> web.Response:
     return web.json_response({"code": code, "msg": msg}, status=400)
+
+
+def _too_long() -> web.Response:
+    return _refused(230025, "The length of the message content reaches its limit.")
+
+
+def _bad_card(card: Any) -> web.Response | None:
+    """230099 for a card with a tag or property card JSON 2.0 does not document."""
+    where = fake_feishu_cards.problem(card)
+    if where is None:
+        return None
+    return _refused(230099, "Failed to create card content, ext=ErrCode: 200621; "
+                    f"ErrMsg: unsupported property; ErrorValue: {where}; ")  # fmt: skip
 
 
 def _shared(card: Any) -> bool:

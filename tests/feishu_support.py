@@ -95,9 +95,11 @@ def message_event(
 def card_event(
     command: str, *, operator: str = "ou_mei", chat_id: str = "oc_group1",
     answer: str | None = None, event_id: str | None = None, message_id: str | None = None,
+    value: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """A card.action.trigger: `operator` pressed a button of the card `message_id` (the
-    fixture's own id, which no fake has sent, if not given) in `chat_id`."""
+    fixture's own id, which no fake has sent, if not given) in `chat_id`; the button's
+    value is `{"command": command}`, or `value` as the card carried it."""
     payload = fixture_json("feishu_card_action_trigger_constructed.json")
     payload["header"]["event_id"] = event_id or uuid.uuid4().hex
     payload["header"]["create_time"] = str(int(time.time() * 1000))
@@ -106,7 +108,7 @@ def card_event(
     event["context"]["open_chat_id"] = chat_id
     if message_id is not None:
         event["context"]["open_message_id"] = message_id
-    event["action"]["value"] = {"command": command}
+    event["action"]["value"] = value if value is not None else {"command": command}
     event["action"]["form_value"] = {"answer": answer} if answer is not None else {}
     return payload
 

@@ -608,8 +608,7 @@ def test_the_fake_refuses_what_feishu_refuses(fake: FakeFeishu) -> None:
     client = httpx.Client(base_url=fake.url, trust_env=False)
 
     def create(**body: Any) -> dict[str, Any]:
-        base = {"receive_id": "oc_x", "msg_type": "interactive",
-                "content": json.dumps({"config": {"update_multi": True}})}  # fmt: skip
+        base = {"receive_id": "oc_x", "msg_type": "interactive", "content": json.dumps(shared)}
         answer = client.post(f"{MESSAGES}?receive_id_type=chat_id", json={**base, **body})
         return {"status": answer.status_code, **answer.json()}
 
@@ -617,13 +616,13 @@ def test_the_fake_refuses_what_feishu_refuses(fake: FakeFeishu) -> None:
         answer = client.patch(f"{MESSAGES}/{message_id}", json={"content": json.dumps(card)})
         return answer.status_code, answer.json()["code"]
 
+    shared = {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": []}}
     assert (create(uuid="u" * 51)["status"], create(uuid="u" * 51)["code"]) == (400, 99992402)
     first = create(uuid="u" * 50)["data"]["message_id"]
     assert create(uuid="u" * 50)["data"]["message_id"] == first
     assert len(fake.delivered()) == 1
-    shared = {"config": {"update_multi": True}, "body": {"elements": []}}
     assert update(first, shared) == (200, 0)
-    assert update(first, {"body": {"elements": []}}) == (400, 230001)
+    assert update(first, {"schema": "2.0", "body": {"elements": []}}) == (400, 230001)
     text_id = create(msg_type="text", content=json.dumps({"text": "hi"}))["data"]["message_id"]
     assert update(text_id, shared) == (400, 230001)
     assert update("om_never_sent", shared) == (400, 230001)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.feishu.render import card, escape, markdown
+from bot.feishu.render import CARD_BUDGET, card, escape, markdown, request_bytes
 from bot.feishu.translate import command_of
 from bot.feishu.verify import Rejected, Verifier, decrypt, encrypt, signature
 from commands.types import Button, Lit, Mention, Reply, Rich, Val
@@ -162,7 +162,7 @@ def test_card_header_is_plain_text_and_a_long_list_stays_under_the_size_limit() 
     )
     built = card(reply)
     assert built["header"]["title"] == {"tag": "plain_text", "content": "<at user_id=all>"}
-    assert len(json.dumps(built, ensure_ascii=False).encode()) <= 28_000
+    assert request_bytes(built) <= CARD_BUDGET
     notes = [e["content"] for e in built["body"]["elements"] if e.get("text_size") == "notation"]
     assert len(notes) == 1 and notes[0].startswith("… (+")
     assert built["body"]["elements"][-1]["tag"] == "column_set"

@@ -17,7 +17,7 @@ import anyio
 import pytest
 from sqlmodel import Session, select
 
-from bot.feishu.render import MAX_CARD_BYTES, card, escape, markdown
+from bot.feishu.render import CARD_BUDGET, card, escape, markdown, request_bytes
 from bot.feishu.translate import FeishuCommand, command_of
 from bot.feishu.verify import Rejected, Verifier, encrypt, signature
 from commands.types import Button, Field, Lit, Mention, MentionRef, Reply, Rich, Tone, Val
@@ -267,12 +267,12 @@ def test_fields_buttons_and_the_block_form_in_card_json_2() -> None:
 
 
 def test_an_oversized_list_is_cut_between_items_under_the_byte_limit() -> None:
-    """300 long items: whole items are dropped (a "… (+N)" note says how many) so the card JSON stays ≤ MAX_CARD_BYTES; the buttons stay last."""
+    """300 long items: whole items are dropped (a "… (+N)" note says how many) so the card, as a request body carries it, stays within CARD_BUDGET; the buttons stay last."""
     items = tuple(Rich((Lit(f"T-{n} "), Val("长" * 190 + "&"))) for n in range(1, 301))
     reply = Reply(title=Rich.lit("All tasks (300)"), items=items,
                   buttons=(Button(Rich.lit("Done"), "task done T-1", "task_done", "primary"),))  # fmt: skip
     built = card(reply)
-    assert len(json.dumps(built, ensure_ascii=False).encode()) <= MAX_CARD_BYTES
+    assert request_bytes(built) <= CARD_BUDGET
     elements = built["body"]["elements"]
     shown = [line for e in elements[:-2] for line in e["content"].split("\n")]
     assert shown == [f"- T-{n} {'长' * 190}&amp;" for n in range(1, len(shown) + 1)]

@@ -44,7 +44,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.core import Background, Core
 from bot.feishu.api import FeishuApi, FeishuApiError, uuid_for
-from bot.feishu.render import card, plain
+from bot.feishu.render import card, cards, plain
 from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
 from bot.hub import DeliveryError, Hub, delivery_key
@@ -65,6 +65,7 @@ CARD_BUDGET = 2.5  # Feishu waits 3 s for a card callback's answer
 SCHEDULED_WAIT = 5.0
 TENANT_RETRY = 60.0
 MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,120}")
+CHAT_ID = re.compile(r"oc_[0-9A-Za-z_-]{1,120}")
 
 
 class FeishuAdapter:
@@ -272,11 +273,17 @@ class FeishuAdapter:
         `deadline`: with the result when it is done, else with the `working` toast while
         the command runs on and answers through the card later (_finish_late)."""
         action = object_of(event.get("action"))
-        command = text_of(object_of(action.get("value")).get("command"))
+        value = object_of(action.get("value"))
+        command = text_of(value.get("command"))
         answer = text_of(object_of(action.get("form_value")).get("answer")).strip()
         operator = object_of(event.get("operator"))
         context = object_of(event.get("context"))
         chat_id = text_of(context.get("open_chat_id"))
+        # A card sent one to one in a group's place (_to_presser) names that group: its
+        # buttons act there. Only our own cards carry values (Feishu signs the callback).
+        named = text_of(value.get("chat"))
+        origin = named if CHAT_ID.fullmatch(named) and named != chat_id else None
+        chat_id = origin or chat_id
         open_id = text_of(operator.get("open_id"))
         event_id = text_of(header.get("event_id")) or None
         if not command:
@@ -297,9 +304,8 @@ class FeishuAdapter:
         await asyncio.wait({job}, timeout=max(0.0, deadline - time.monotonic()))
         if not job.done():
             message_id = text_of(context.get("open_message_id"))
-            late = self._finish_late(
-                job, chat_id=chat_id, open_id=open_id, event_id=event_id, message_id=message_id
-            )
+            late = self._finish_late(job, chat_id=chat_id, open_id=open_id, event_id=event_id,
+                                     message_id=message_id, origin=origin)  # fmt: skip
             self.background.spawn(late, what="Feishu card answered late")
             return self._toast("info", "common.working")
         reply = job.result()
@@ -310,7 +316,7 @@ class FeishuAdapter:
         if shown_in_chat(reply):
             return {
                 "toast": {"type": "success", "content": toast},
-                "card": {"type": "raw", "data": card(reply)},
+                "card": {"type": "raw", "data": card(reply, origin=origin)},
             }
         return {
             "toast": {"type": "error" if reply.tone is Tone.ERROR else "info", "content": toast}
@@ -318,10 +324,11 @@ class FeishuAdapter:
 
     async def _finish_late(
         self, job: asyncio.Future[Reply | None], *, chat_id: str, open_id: str,
-        event_id: str | None, message_id: str,
+        event_id: str | None, message_id: str, origin: str | None = None,
     ) -> None:  # fmt: skip
         """A press answered with `working`: when its command is done, its DMs and mirrors,
-        and its result in the pressed card (or, for the presser only, ephemeral)."""
+        and its result in the pressed card (or, for the presser only, ephemeral).
+        `origin`: the group a one-to-one card pressed acts in (`chat_id` then)."""
         reply = await job
         if reply is None:
             return
@@ -333,7 +340,7 @@ class FeishuAdapter:
         if MESSAGE_ID.fullmatch(message_id):
             try:
                 with self.core.metrics.posting(platform=PLATFORM, kind="reply"):
-                    await self.api.update_card(message_id, card(reply))
+                    await self.api.update_card(message_id, card(reply, origin=origin))
                 return
             except FeishuApiError as err:
                 # Not a card of ours, older than 14 days, gone: the result is posted anew.
@@ -380,14 +387,15 @@ class FeishuAdapter:
                 )
             return
         except FeishuApiError as err:
-            # Without the ephemeral-card permission (or in a topic group), the asker's
-            # one-to-one chat is the next most private place.
+            # Without the permission, or in a topic group (which takes no ephemeral
+            # cards), the asker's one-to-one chat is the next most private place; its
+            # buttons carry the group, so a press there acts on the group's project.
             log.warning("Feishu ephemeral card failed (code %s): %s; sending one to one",
                         err.code, err.msg)  # fmt: skip
         image_key = await self._upload(reply)
         await self._deliver(receive_id=open_id, id_type="open_id", reply=reply, ping=True,
                             uuid=delivery_key(uuid, "one to one") if uuid else None,
-                            image_key=image_key, kind="dm")  # fmt: skip
+                            image_key=image_key, kind="dm", origin=chat_id)  # fmt: skip
 
     async def _upload(self, reply: Reply, *, wait_budget: float = math.inf) -> str | None:
         """The image_key of the reply's picture; None (the card goes without) on failure."""
@@ -402,13 +410,18 @@ class FeishuAdapter:
     async def _deliver(
         self, *, receive_id: str, id_type: str, reply: Reply, ping: bool, uuid: str | None,
         image_key: str | None = None, kind: str, wait_budget: float = math.inf,
+        origin: str | None = None,
     ) -> None:  # fmt: skip
+        """The reply as one message, or as several when one card cannot hold it
+        (render.cards): the first keeps `uuid`, the n-th a uuid derived from it, so a
+        retried delivery creates none of them twice."""
+        parts = cards(reply, ping=ping, image_key=image_key, origin=origin)
         with self.core.metrics.posting(platform=PLATFORM, kind=kind):
-            await self.api.send(
-                receive_id=receive_id, id_type=id_type, msg_type="interactive",
-                content=card(reply, ping=ping, image_key=image_key), uuid=uuid,
-                wait_budget=wait_budget,
-            )  # fmt: skip
+            for n, content in enumerate(parts, start=1):
+                await self.api.send(
+                    receive_id=receive_id, id_type=id_type, msg_type="interactive",
+                    content=content, uuid=part_uuid(uuid, n), wait_budget=wait_budget,
+                )  # fmt: skip
 
     async def _apologise(self, receive_id: str, id_type: str, *, uuid: str | None) -> None:
         """A short apology in both languages (the card itself could not be sent)."""
@@ -540,6 +553,13 @@ class FeishuAdapter:
             log.warning("Feishu card callback over the long connection answered late")
             answer = self._toast("info", "common.working")
         return P2CardActionTriggerResponse(answer)
+
+
+def part_uuid(uuid: str | None, n: int) -> str | None:
+    """The uuid of the n-th message of a reply split across several."""
+    if uuid is None or n == 1:
+        return uuid
+    return uuid_for(f"{uuid}#{n}")
 
 
 def shown_in_chat(reply: Reply) -> bool:
