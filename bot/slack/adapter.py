@@ -64,7 +64,7 @@ from bot.hub import DeliveryError, Hub
 from bot.slack.commands import COMMANDS
 from bot.slack.render import SlackStyle, blocks, cut, fallback_text, plain, upload
 from bot.slack.retry import RateLimitRetry
-from bot.slack.translate import parse_text
+from bot.slack.translate import direct_message, parse_text
 from bot.slack.trust import Installation, response_url_allowed, signed_by_slack
 from bot.slack.web import ATTEMPT_TIMEOUT, WebApi
 from commands.i18n import Catalog
@@ -192,6 +192,7 @@ class SlackAdapter:
         )  # fmt: skip
         app.command(_COMMAND)(self._on_command)
         app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_direct_message)
         app.action(re.compile(r"^tb:"))(self._on_button)
         app.view(ASK_CALLBACK)(self._on_ask_submitted)
         self.app = app
@@ -602,6 +603,33 @@ class SlackAdapter:
             return reply
 
         await self._within_ack(context, work, what="mention")
+
+    async def _on_direct_message(
+        self, body: dict[str, Any], event: dict[str, Any], context: Any
+    ) -> None:
+        """A message in the bot's DM runs as a command; the answer is posted into the DM."""
+        assert self.installation is not None
+        message = direct_message(event, bot_user_id=self.installation.bot_user_id)
+        if message is None:
+            return
+
+        async def work(job: _Job) -> Reply | None:
+            inbound = await self.inbound(
+                channel_id=message.channel,
+                channel_name=message.channel,
+                user_id=message.user,
+                raw_text=message.text,
+                event_id=body.get("event_id"),
+            )
+            reply = await self._handled(inbound)
+            if reply is not None:
+                try:
+                    await self.send(channel=message.channel, reply=reply, ping=True, kind="reply")
+                except DeliveryError as err:
+                    log.error("answering a DM failed: %s: %s", message.channel, err.what)
+            return reply
+
+        await self._within_ack(context, work, what="direct message")
 
     async def _on_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any

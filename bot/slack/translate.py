@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from commands.types import MentionRef
 
@@ -53,3 +54,29 @@ def parse_text(raw: str, *, drop_user: str | None = None) -> SlackText:
             out.append(unescape(label or target))
     out.append(unescape(raw[pos:]))
     return SlackText(text=" ".join("".join(out).split()), mentions=mentions)
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """A person's message in the bot's DM (the App Home messages tab): a command, with or
+    without its leading slash (`task list`, `/task list`)."""
+
+    channel: str  # the DM's conversation (D…), where the answer goes
+    user: str
+    text: str  # as Slack sent it: escapes and control sequences for parse_text
+
+
+def direct_message(event: Any, *, bot_user_id: str | None) -> DirectMessage | None:
+    """The command in a `message.im` event; None for anything that is not a person's new
+    message in a DM: another conversation type, a bot's message (ours included), an edit,
+    a deletion or any other subtype, no text."""
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return None
+    if event.get("channel_type") != "im" or "subtype" in event or event.get("bot_id"):
+        return None
+    channel, user, text = (event.get(key) for key in ("channel", "user", "text"))
+    if not (isinstance(channel, str) and isinstance(user, str) and isinstance(text, str)):
+        return None
+    if not channel or not user or user == bot_user_id or not text.strip():
+        return None
+    return DirectMessage(channel=channel, user=user, text=text)
