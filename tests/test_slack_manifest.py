@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from bot.slack.commands import COMMANDS
-from bot.slack.manifest import manifest
+from bot.slack.manifest import SCOPES, manifest
 
 URL = "https://bot.example.com"
 ENDPOINT = "https://bot.example.com/slack/events"
@@ -227,3 +228,11 @@ def test_texts_fit_slacks_limits(socket_mode: bool) -> None:
         assert len(command["description"]) <= 140, command["command"]
         assert len(command["usage_hint"]) <= 1000, command["command"]
         assert len(command["command"]) <= 32, command["command"]
+
+
+def test_the_readme_lists_exactly_the_manifests_scopes() -> None:
+    """The README's Slack setup table names every scope the manifest asks for, and no other."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    slack = readme.split("\n## Slack\n", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\s*\| `([a-z_.:]+)` \|", slack, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(SCOPES)
