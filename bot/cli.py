@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (YAML)")
-    manifest.add_argument("--url", help="public base URL, e.g. https://bot.example.com")
+    manifest.add_argument(
+        "--url", help="public base URL (https://bot.example.com) or its …/slack/events URL"
+    )
     manifest.add_argument("--socket-mode", action="store_true", help="no public URL: Socket Mode")
 
     db = sub.add_parser("db", help="database maintenance")

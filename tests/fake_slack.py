@@ -19,6 +19,16 @@ File uploads (files_upload_v2): `files.getUploadURLExternal` hands out an upload
 URL on the same server, the upload there is recorded (fail it with
 `fail_next(UPLOAD, ...)`), and `files.completeUploadExternal` shares the file
 into a channel: `files` lists what was shared, with the bytes received.
+
+Strict, like the real Slack (tests/slack_contract.py): every message (chat.*, a
+`response_url` body, a Socket Mode ack's payload) and every view is validated with
+slack_sdk's models and Slack's limits in UTF-16 code units, and refused the way Slack
+refuses it (`invalid_blocks`, `invalid_arguments`, `invalid_attachments`, `no_text`,
+`msg_too_long`; a response_url answers HTTP 400 with the code). The bot holds exactly
+the scopes of the manifest (`bot.slack.manifest.SCOPES`); `revoke(scope)` takes one
+away and a method that needs it answers `missing_scope` with `needed` and `provided`.
+Every refusal is kept in `refusals`; `stop()` fails the test when any is left there, so
+a test that provokes one takes it out (`take_refusals()`).
 """
 
 from __future__ import annotations
@@ -34,8 +44,10 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.slack.manifest import SCOPES
 from tests.fake_server import ThreadedServer
 from tests.fake_trouble import Trouble
+from tests.slack_contract import SCOPE_OF, Refusal, check_call, check_message
 
 UPLOAD = "upload"  # the method name under which the upload URL's calls are recorded
 
@@ -83,6 +95,8 @@ class FakeSlack(ThreadedServer):
         self._file_ids = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
         self._ws_ready = threading.Event()
+        self.scopes: set[str] = set(SCOPES)
+        self.refusals: list[tuple[str, Refusal]] = []  # (method or "response_url", why)
 
     # -- control from tests --------------------------------------------------------
 
@@ -113,11 +127,22 @@ class FakeSlack(ThreadedServer):
         """Answer the next call of the method with a body that is not Slack's JSON."""
         self.raw_answers.setdefault(method, []).append((status, text, content_type))
 
+    def revoke(self, scope: str) -> None:
+        """The app loses a scope (a manifest that lacks it, an admin that removed it)."""
+        self.scopes.discard(scope)
+
+    def take_refusals(self) -> list[tuple[str, Refusal]]:
+        """What the fake refused so far, handed to the test (and forgotten)."""
+        taken, self.refusals[:] = list(self.refusals), []
+        return taken
+
     def stop(self) -> None:
         released = self._released
         if released is not None:
             self._loop.call_soon_threadsafe(released.set)
         super().stop()
+        left = self.take_refusals()
+        assert not left, f"the strict fake Slack refused what the real one would: {left}"
 
     def called(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
@@ -171,7 +196,23 @@ class FakeSlack(ThreadedServer):
         if failure is not None:
             call.status = failure.status
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
+        refused = self._refusal(method, args)
+        if refused is not None:
+            return web.json_response(refused)
         return web.json_response(self._answer(method, args))
+
+    def _refusal(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to a call it refuses: a missing scope, or contents it does not take."""
+        needed = SCOPE_OF.get(method)
+        if needed is not None and needed not in self.scopes:
+            self.refusals.append((method, Refusal("missing_scope", f"needs {needed}")))
+            return {"ok": False, "error": "missing_scope", "needed": needed,
+                    "provided": ",".join(sorted(self.scopes))}  # fmt: skip
+        refusal = check_call(method, args)
+        if refusal is None:
+            return None
+        self.refusals.append((method, refusal))
+        return {"ok": False, "error": refusal.error}
 
     async def _misbehave(self, method: str, request: web.Request) -> web.Response | None:
         """A hang, a raw (non-JSON) answer, or auth.test refusing a missing or bad token."""
@@ -281,7 +322,17 @@ class FakeSlack(ThreadedServer):
         return web.Response(text=f"OK - {len(content)}")
 
     async def _response_url(self, request: web.Request) -> web.Response:
-        self.responses.append((request.match_info["hook"], json.loads(await request.read())))
+        """Slack's answer to a response_url: "ok", or HTTP 400 with the error's code."""
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            payload = None
+        refusal = check_message(payload) if isinstance(payload, dict) else None
+        if refusal is not None or not isinstance(payload, dict):
+            refusal = refusal or Refusal("invalid_payload", "not a JSON object")
+            self.refusals.append(("response_url", refusal))
+            return web.Response(status=400, text=refusal.error)
+        self.responses.append((request.match_info["hook"], payload))
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -292,5 +343,12 @@ class FakeSlack(ThreadedServer):
         self._ws_ready.set()
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                self.acks.append(json.loads(message.data))
+                ack = json.loads(message.data)
+                self.acks.append(ack)
+                payload = ack.get("payload") if isinstance(ack, dict) else None
+                # A slash command's answer in its ack is a message like any other.
+                if isinstance(payload, dict) and ("blocks" in payload or "text" in payload):
+                    refusal = check_message(payload)
+                    if refusal is not None:
+                        self.refusals.append(("socket_ack", refusal))
         return ws

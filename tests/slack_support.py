@@ -22,6 +22,7 @@ from bot.settings import Settings
 from bot.slack.adapter import SlackAdapter
 from bot.slack.setup import adapter as slack_adapter
 from tests.fake_slack import FakeSlack
+from tests.slack_contract import assert_valid_message
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret of Slack's own test vector
 FIXTURES = Path(__file__).parent / "fixtures" / "slack"
@@ -75,9 +76,15 @@ class Harness:
             # Unique across harnesses: a trigger_id is claimed in the database like an event id.
             "trigger_id": f"trigger{self._n}.{uuid.uuid4().hex[:12]}",
         })  # fmt: skip
-        return await self.post(
+        response = await self.post(
             urlencode(form).encode(), "application/x-www-form-urlencoded", **sign_kw
         )
+        if response.status_code == 200 and response.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            # The answer in the ack never reaches the fake: it is held to the same contract.
+            assert_valid_message(response.json())
+        return response
 
     async def event(
         self, payload: dict[str, Any], *, headers: dict[str, str] | None = None, **sign_kw: Any

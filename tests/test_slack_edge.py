@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from bot.hub import DeliveryError
 from bot.slack.adapter import SlackStartError
 from bot.slack.trust import response_url_allowed
-from commands.types import Reply
+from commands.types import Reply, Rich
 from storage.db import Database
 from storage.models import Member, Task, Workspace
 from tests.chat import snapshot
@@ -547,7 +547,7 @@ async def test_send_raises_a_neutral_delivery_error(
         fake.fail_next("chat.postMessage", Failure(200, {"ok": False, "error": trouble}))
     started = time.monotonic()
     with pytest.raises(DeliveryError) as failed:
-        await adapter.send(channel="C111", reply=Reply(), kind="scheduled")
+        await adapter.send(channel="C111", reply=Reply(title=Rich.lit("Hi")), kind="scheduled")
     assert (failed.value.platform, failed.value.transient) == ("slack", transient)
     assert failed.value.what.startswith("chat.postMessage: ")
     posts = len(fake.called("chat.postMessage"))

@@ -34,7 +34,8 @@ def test_a_mention_is_claimed_by_the_envelope_event_id() -> None:
     body = fixture_json("slack_app_mention.json")
     said = inbound.of_mention(body, body["event"])
     assert said == Said(channel_id="C111", channel_name="C111", user_id="W222",
-                        raw_text="<@W111> Hi there!", event_id="Ev111")  # fmt: skip
+                        raw_text="<@W111> Hi there!", event_id="Ev111",
+                        also_ids=("message:C111:1595926230.009600",))  # fmt: skip
     assert inbound.thread_of(body["event"]) is None
     assert inbound.thread_of({**body["event"], "thread_ts": "1595926230.000100"}) == (
         "1595926230.000100"

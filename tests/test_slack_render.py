@@ -6,13 +6,15 @@ No server: bot.slack.render and bot.slack.translate are pure functions.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
-from bot.slack.render import SlackStyle, blocks, button, escape, mrkdwn
+from bot.slack.render import SlackStyle, blocks, button, cut, escape, mrkdwn
 from bot.slack.translate import SlackText, parse_text
 from commands.types import Button, Field, Lit, Mention, MentionRef, Reply, Rich, Table, Val
+from tests.slack_contract import check_blocks, utf16
 
 PING = SlackStyle(ping=True)
 QUIET = SlackStyle(ping=False)
@@ -134,13 +136,20 @@ def huge_reply() -> Reply:
 
 
 def test_huge_reply_is_cut_to_slack_limits() -> None:
-    """Cut, never refused: ≤ 50 blocks, sections ≤ 3000, ≤ 10 fields of ≤ 2000, ≤ 25 buttons."""
+    """Cut, never refused: ≤ 50 blocks, sections ≤ 3000, ≤ 10 fields of ≤ 2000, ≤ 25 buttons;
+    the last content sections give way, the hint counts what they held."""
     out = blocks(huge_reply(), QUIET)
     assert_within_slack_limits(out)
-    # Before cutting: title 1 + lines 40 + fields 3 + items 5 + table 1 + footer 2 + actions 1
-    # = 53 blocks. Kept: the first 48, a context saying how many were dropped, the actions.
-    assert [b["type"] for b in out] == ["section"] * 48 + ["context", "actions"]
-    assert out[-2] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "… (+4)"}]}
+    assert check_blocks(out) is None
+    # title 1 + lines 40 + fields 3 + items 5 + table 2 + footer 2 + actions 1 = 54 blocks.
+    # Kept: the title, 45 content sections, the hint, both footers, the actions.
+    assert [b["type"] for b in out] == ["section"] * 46 + ["context"] * 3 + ["actions"]
+    # Left out: the last 3 item sections (29 + 29 + 4 items) and the table's 40 rows.
+    assert out[46] == hint_block(62 + 40)
+    assert [e["text"] for b in out[47:49] for e in b["elements"]] == [
+        "first footer",
+        "second footer",
+    ]
     texts = section_texts(out)
     assert texts[0] == "*" + "T" * 2998 + "…"
     assert [t.count("\n") + 1 for t in texts[1:41]] == [5] * 40
@@ -148,7 +157,7 @@ def test_huge_reply_is_cut_to_slack_limits() -> None:
     fields = [b["fields"] for b in out if "fields" in b]
     assert [len(f) for f in fields] == [10, 10, 10]
     assert fields[0][0]["text"] == "*label 0*\n0" + "v" * 1988 + "…"
-    assert [t.count("•") for t in texts[41:]] == [29, 29, 29, 29]
+    assert [t.count("•") for t in texts[41:]] == [29, 29]
 
 
 def test_huge_reply_buttons_are_cut() -> None:
@@ -176,7 +185,8 @@ def test_huge_reply_buttons_are_cut() -> None:
 def test_block_count_boundary(
     lines: int, buttons: int, types: list[str], dropped: int | None
 ) -> None:
-    """50 blocks pass as they are; at 51 the tail is replaced by "… (+N)", actions kept last."""
+    """50 blocks pass as they are; past that the last lines are replaced by "… (+N)" (N lines:
+    one a section here), actions kept last."""
     reply = Reply(
         title=Rich.lit("Title"),
         lines=tuple(Rich.val(f"{n:04d}" + "x" * 2995) for n in range(lines)),  # one a section
@@ -189,15 +199,14 @@ def test_block_count_boundary(
     if dropped is None:
         assert notes == []
     else:
-        assert notes == [
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"… (+{dropped})"}]}
-        ]
+        assert notes == [hint_block(dropped)]
         kept = section_texts(out)[1:]
         assert [t[:4] for t in kept] == [f"{n:04d}" for n in range(len(kept))]
 
 
 def test_escaping_never_pushes_a_section_past_its_limit() -> None:
-    """Escaping can grow a text fivefold (& to &amp;); the cut happens after it."""
+    """Escaping can grow a text fivefold (& to &amp;); the cut happens after it, and never
+    inside an entity."""
     reply = Reply(
         title=Rich.val("<" * 2000),
         lines=(Rich.val("&" * 1000),),
@@ -207,23 +216,126 @@ def test_escaping_never_pushes_a_section_past_its_limit() -> None:
     )
     out = blocks(reply, PING)
     assert_within_slack_limits(out)
-    assert [len(t) for t in section_texts(out)] == [3000, 3000, 3000]
-    assert len(out[2]["fields"][0]["text"]) == 2000
-    assert len(out[-1]["elements"][0]["text"]) == 3000
+    assert check_blocks(out) is None
+    texts = [*section_texts(out), out[2]["fields"][0]["text"], out[-1]["elements"][0]["text"]]
+    for text in texts:
+        assert 2995 - 1000 <= len(text) <= 3000
+        assert re.search(r"&(amp|lt|gt);…$", text), text[-12:]
 
 
-def test_wide_table_stays_a_code_block_within_the_limit() -> None:
-    """A table too long for a section is cut inside its ``` fence, which stays closed."""
+def test_wide_table_is_split_into_closed_code_blocks() -> None:
+    """A table too long for a section is split into several ``` blocks, each closed, each
+    with the header, every row shown once."""
     table = Table(
         header=(Rich.lit("Key"), Rich.lit("Title")),
         rows=tuple((Rich.val(f"T-{n}"), Rich.val("<t>" * 40)) for n in range(40)),
     )
-    [block] = blocks(Reply(table=table), QUIET)
-    text = block["text"]["text"]
-    assert len(text) <= 3000
-    assert text.startswith("```Key   Title\nT-0   &lt;t&gt;")
-    assert text.endswith("…```")
-    assert "<" not in text
+    out = blocks(Reply(table=table), QUIET)
+    assert check_blocks(out) is None
+    texts = section_texts(out)
+    assert len(texts) == 5  # 8 rows of 366 code units each fit a section
+    for text in texts:
+        assert utf16(text) <= 3000
+        assert text.startswith("```Key   Title\n") and text.endswith("```")
+        assert "<" not in text
+    assert texts[0].startswith("```Key   Title\nT-0   &lt;t&gt;")
+    rows = [line.split()[0] for t in texts for line in t.strip("`").split("\n")[1:]]
+    assert rows == [f"T-{n}" for n in range(40)]
+
+
+# -- honest counts: what is shown plus the hint is what there is ----------------------------------
+
+EMOJI = "\N{GRINNING FACE}"  # 2 UTF-16 code units
+MARK = re.compile(r"#(\d{3})#")
+HINT = re.compile(r"^… \(\+(\d+)\)$")
+
+
+def hint_block(dropped: int) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"… (+{dropped})"}]}
+
+
+def shown_and_hinted(out: list[dict[str, Any]]) -> tuple[list[int], int]:
+    """The numbered units a person sees (#nnn# marks), and what the hint says is left out."""
+    texts = section_texts(out)
+    texts += [f["text"] for b in out if "fields" in b for f in b["fields"]]
+    shown = sorted(int(m) for t in texts for m in MARK.findall(t))
+    hints = [
+        int(found.group(1))
+        for b in out
+        if b["type"] == "context"
+        for e in b["elements"]
+        if (found := HINT.match(e["text"]))
+    ]
+    assert len(hints) <= 1
+    return shown, sum(hints)
+
+
+def numbered(n: int, filler: str) -> Rich:
+    return Rich.val(f"#{n:03d}# {filler}")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # /retro list with 154 notes, each long enough that two share a section.
+        Reply(title=Rich.lit("Notes"), items=tuple(numbered(n, "n" * 1200) for n in range(154))),
+        Reply(items=tuple(numbered(n, EMOJI * 700) for n in range(154))),  # 1400 code units
+        Reply(items=tuple(numbered(n, "中文" * 500) for n in range(154))),
+        Reply(items=tuple(numbered(n, "a&b<c>" * 300) for n in range(154))),  # escapes grow it
+        Reply(lines=tuple(numbered(n, "L" * 2500) for n in range(80))),
+        Reply(lines=tuple(numbered(n, EMOJI * 1490) for n in range(80))),  # cut, still shown
+        Reply(fields=tuple(Field(Rich.lit("f"), numbered(n, "v" * 50)) for n in range(600))),
+        Reply(
+            lines=tuple(numbered(n, "l" * 2000) for n in range(30)),
+            fields=tuple(Field(Rich.lit("f"), numbered(100 + n, "v")) for n in range(100)),
+            items=tuple(numbered(300 + n, "中" * 1400) for n in range(100)),
+            footer=(Rich.lit("page 1"),),
+            buttons=(Button(Rich.lit("More"), "retro list 2", "more"),),
+        ),
+    ],
+    ids=["154 items", "emoji items", "CJK items", "escaped items", "long lines", "emoji lines",
+         "600 fields", "all of it"],
+)  # fmt: skip
+def test_shown_plus_hint_is_what_there_is(reply: Reply) -> None:
+    """However much a reply holds, the message passes the strict contract, shows a prefix of
+    each kind and the hint counts exactly the rest (issue 11: the hint counted blocks)."""
+    out = blocks(reply, QUIET)
+    assert check_blocks(out) is None
+    shown, hinted = shown_and_hinted(out)
+    total = len(reply.lines) + len(reply.fields) + len(reply.items)
+    assert len(shown) == len(set(shown))
+    assert len(shown) + hinted == total
+    assert hinted > 0
+    if reply.footer:
+        assert out[-2]["elements"][0]["text"] == "page 1"
+        assert out[-1]["type"] == "actions"
+
+
+def test_a_reply_that_fits_has_no_hint() -> None:
+    """49 sections of emoji text, each exactly 3000 code units, and a title: all shown."""
+    reply = Reply(title=Rich.lit("T"), lines=tuple(Rich.val(EMOJI * 1500) for _ in range(49)))
+    out = blocks(reply, QUIET)
+    assert check_blocks(out) is None
+    assert len(out) == 50
+    assert all(b["type"] == "section" for b in out)
+    assert [utf16(t) for t in section_texts(out)[1:]] == [3000] * 49
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        (EMOJI * 10, 5, EMOJI * 2 + "…"),  # never half an emoji
+        ("ab&amp;cd", 8, "ab&amp;…"),
+        ("ab&amp;cd", 7, "ab…"),  # never inside an entity
+        ("hi <@U123|ana> there", 12, "hi …"),  # nor inside a mention
+        ("a < b and more text", 10, "a < b and…"),  # a plain "<" is no control sequence
+        ("中" * 10, 5, "中" * 4 + "…"),
+    ],
+)
+def test_cut_counts_utf16_and_keeps_sequences_whole(text: str, limit: int, expected: str) -> None:
+    """cut() stays within `limit` UTF-16 code units and cuts between characters and entities."""
+    assert cut(text, limit) == expected
+    assert utf16(cut(text, limit)) <= limit
 
 
 # -- buttons ----------------------------------------------------------------------------------------

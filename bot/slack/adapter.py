@@ -203,6 +203,7 @@ class SlackAdapter:
         )  # fmt: skip
         app.command(_COMMAND)(self._on_command)
         app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_direct_message)
         app.action(re.compile(r"^tb:"))(self._on_button)
         app.view(ASK_CALLBACK)(self._on_ask_submitted)
         self.app = app
@@ -461,6 +462,7 @@ class SlackAdapter:
             text=parsed.text,
             mentions=mentions,
             event_id=said.event_id,
+            also_ids=said.also_ids,
         )
 
     # -- acking in time ---------------------------------------------------------------
@@ -557,6 +559,26 @@ class SlackAdapter:
             return reply
 
         await self._within_ack(context, work, what="mention")
+
+    async def _on_direct_message(
+        self, body: dict[str, Any], event: dict[str, Any], context: Any
+    ) -> None:
+        """A message in the bot's DM runs as a command; the answer is posted into the DM."""
+        assert self.installation is not None
+        said = payload.of_direct_message(body, event, bot_user_id=self.installation.bot_user_id)
+        if said is None:
+            return
+
+        async def work(job: _Job) -> Reply | None:
+            reply = await self._handled(await self.inbound(said))
+            if reply is not None:
+                try:
+                    await self.send(channel=said.channel_id, reply=reply, ping=True, kind="reply")
+                except DeliveryError as err:
+                    log.error("answering a DM failed: %s: %s", said.channel_id, err.what)
+            return reply
+
+        await self._within_ack(context, work, what="direct message")
 
     async def _on_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], context: Any

@@ -24,6 +24,7 @@ class Said:
     user_id: str
     raw_text: str  # Slack's text: `<@U…>` mentions, `&amp;` escapes
     event_id: str | None
+    also_ids: tuple[str, ...] = ()  # more ids claimed with it (one message, two events)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def of_command(body: dict[str, Any]) -> Said:
 
 
 def of_mention(body: dict[str, Any], event: dict[str, Any]) -> Said:
-    """An `app_mention` event, claimed by the envelope's event id."""
+    """An `app_mention` event, claimed by the envelope's event id and by its message."""
     channel = text_of(event.get("channel"))
     return Said(
         channel_id=channel,
@@ -56,7 +57,41 @@ def of_mention(body: dict[str, Any], event: dict[str, Any]) -> Said:
         user_id=text_of(event.get("user")),
         raw_text=text_of(event.get("text")),
         event_id=text_of(body.get("event_id")) or None,
+        also_ids=message_ids(event),
     )
+
+
+def of_direct_message(
+    body: dict[str, Any], event: dict[str, Any], *, bot_user_id: str | None
+) -> Said | None:
+    """A person's new message in the bot's DM (the App Home messages tab, `message.im`):
+    a command, with or without its leading slash (`task list`, `/task list`), answered in
+    the DM. None for anything else: another conversation type, a bot's message (ours
+    included), an edit, a deletion or any other subtype, no text.
+
+    Claimed by its event id and by the message itself: should Slack also send an
+    `app_mention` for a DM that mentions the bot, the command still runs once."""
+    if event.get("type") != "message" or event.get("channel_type") != "im":
+        return None
+    if "subtype" in event or event.get("bot_id"):
+        return None
+    channel, user, text = (text_of(event.get(key)) for key in ("channel", "user", "text"))
+    if not channel or not user or user == bot_user_id or not text.strip():
+        return None
+    return Said(
+        channel_id=channel,
+        channel_name=channel,
+        user_id=user,
+        raw_text=text,
+        event_id=text_of(body.get("event_id")) or None,
+        also_ids=message_ids(event),
+    )
+
+
+def message_ids(event: dict[str, Any]) -> tuple[str, ...]:
+    """The id of the message an event is about (its channel and timestamp), if it says."""
+    channel, ts = text_of(event.get("channel")), text_of(event.get("ts"))
+    return (event_key("message", channel, ts),) if channel and ts else ()
 
 
 def thread_of(event: dict[str, Any]) -> str | None:

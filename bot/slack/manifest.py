@@ -24,14 +24,26 @@ DESCRIPTIONS = {
     "digest": ("Scheduled KPI digests", "weekly <day> <hh:mm> | daily <hh:mm> | off"),
     "teambot": ("teambot help, language, admins", "help [command] | lang en|zh | admin …"),
 }
-# Only what the bot calls: commands; chat.postMessage, postEphemeral, update
+# Only what the bot calls or hears: commands; chat.postMessage, postEphemeral, update
 # (and DMs by user id); users.info for names, time zones and locales; app_mention;
-# files:write for the digest's chart (files.getUploadURLExternal, completeUploadExternal).
-SCOPES = ["app_mentions:read", "chat:write", "commands", "files:write", "users:read"]
+# message.im (what people write in the bot's DM) needs im:history; files:write for the
+# digest's chart (files.getUploadURLExternal, completeUploadExternal).
+SCOPES = ["app_mentions:read", "chat:write", "commands", "files:write", "im:history", "users:read"]
+BOT_EVENTS = ["app_mention", "message.im"]
+EVENTS_PATH = "/slack/events"
+
+
+def endpoint_of(url: str) -> str:
+    """The one events URL, from the server's base URL or from the events URL itself
+    (with or without a trailing slash): never `/slack/events/slack/events`."""
+    base = url.strip().rstrip("/")
+    if base.endswith(EVENTS_PATH):
+        base = base[: -len(EVENTS_PATH)]
+    return base + EVENTS_PATH
 
 
 def manifest(*, url: str | None, socket_mode: bool, name: str = "teambot") -> dict[str, Any]:
-    endpoint = None if socket_mode or not url else url.rstrip("/") + "/slack/events"
+    endpoint = None if socket_mode or not url else endpoint_of(url)
     commands = []
     for command in COMMANDS:
         description, hint = DESCRIPTIONS[command]
@@ -44,7 +56,7 @@ def manifest(*, url: str | None, socket_mode: bool, name: str = "teambot") -> di
         if endpoint:
             entry["url"] = endpoint
         commands.append(entry)
-    events: dict[str, Any] = {"bot_events": ["app_mention"]}
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if endpoint:
         events["request_url"] = endpoint
@@ -57,10 +69,17 @@ def manifest(*, url: str | None, socket_mode: bool, name: str = "teambot") -> di
             "background_color": "#2c3e50",
         },
         "features": {
+            # The messages tab lets people answer a DM (a reminder, a nudge) with a command;
+            # without it Slack shows "Sending messages to this app has been turned off".
+            "app_home": {
+                "home_tab_enabled": False,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": False,
+            },
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": commands,
         },
-        "oauth_config": {"scopes": {"bot": SCOPES}},
+        "oauth_config": {"scopes": {"bot": list(SCOPES)}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,
