@@ -254,12 +254,20 @@ def _already(ctx: Ctx, task: Task) -> CommandError:
     return CommandError("already", key=ctx.task_key(task), status=task.status, by=by)
 
 
-def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None:
-    """Move the task to `status` and audit the move; the same status twice is an error."""
+def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> bool:
+    """Move the task to `status` and audit the move; the same status twice is an error.
+
+    `done_at` is set exactly while a task is done, so /kpi, the burndown and the export
+    agree on it. True when the move reopened a done task."""
     if task.status == status.value:
         raise _already(ctx, task)
     old = task.status
     task.status = status.value
+    reopened = old == TaskStatus.DONE.value
+    if status is TaskStatus.DONE:
+        task.done_at = ctx.now
+    elif reopened:
+        task.done_at = None
     _touch(ctx, task)
     repo.record_event(
         ctx.session,
@@ -271,20 +279,30 @@ def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None
         new=status.value,
         **detail,
     )
+    return reopened
+
+
+def _reopen_notices(ctx: Ctx, task: Task, reply: Reply) -> Reply:
+    """A done task moved back: its I people, told when it was done, are told it is not."""
+    roles = _roles(ctx, task)
+    build = NoticeBuilder(
+        ctx, "notify.reopened", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    return _with_notices(reply, notices(ctx, ((m, "i") for m in roles["I"]), build))
 
 
 def start(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
-    _set_status(ctx, task, TaskStatus.DOING)
+    reopened = _set_status(ctx, task, TaskStatus.DOING)
     task.started_at = task.started_at or ctx.now
     task.blocked_reason = None
-    return task_card(ctx, task, "task.started", tone=Tone.INFO)
+    reply = task_card(ctx, task, "task.started", tone=Tone.INFO)
+    return _reopen_notices(ctx, task, reply) if reopened else reply
 
 
 def done(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
     _set_status(ctx, task, TaskStatus.DONE)
-    task.done_at = ctx.now
     task.blocked_reason = None
     reply = task_card(ctx, task, "task.finished")
     roles = _roles(ctx, task)
@@ -299,8 +317,7 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
     if task.status != TaskStatus.DONE.value:
         raise CommandError("not_done", key=ctx.task_key(task))
     _set_status(ctx, task, TaskStatus.TODO)
-    task.done_at = None
-    return task_card(ctx, task, "task.reopened", tone=Tone.INFO)
+    return _reopen_notices(ctx, task, task_card(ctx, task, "task.reopened", tone=Tone.INFO))
 
 
 def block(ctx: Ctx, args: Args) -> Reply:
