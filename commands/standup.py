@@ -235,8 +235,11 @@ def configure(ctx: Ctx, args: Args) -> Reply:
             created_at=ctx.now,
         )
     else:
+        # The cutoff stays unless given, or unless the new start passes it: then the
+        # default, an hour after the start (the reply shows it).
+        kept = config.cutoff if at is None or config.cutoff > at else None
+        config.cutoff = cutoff or kept or _plus(at or config.at, timedelta(hours=1))
         config.at = at or config.at
-        config.cutoff = cutoff or (_plus(at, timedelta(hours=1)) if at else config.cutoff)
         config.timezone = zone or config.timezone
         config.days = days or config.days
         config.calendar = calendar or config.calendar

@@ -19,7 +19,7 @@ from commands.i18n import Catalog
 from commands.types import Post
 from schedules.engine import Engine
 from storage.db import Database
-from storage.models import RaciAssignment, ScheduleRun, StandupReport, Task
+from storage.models import RaciAssignment, ScheduleRun, StandupConfig, StandupReport, Task
 from tests.chat import Chat
 from tests.clock_support import Outbox, at
 from tests.conftest import Clock
@@ -315,6 +315,30 @@ def test_only_admins_configure_and_anyone_answers(chat: Chat, clock: Clock) -> N
     assert chat.say("mei", CONFIG).tone.value == "success"
     assert chat.say("ana", "standup t: work").tone.value == "success"
     assert chat.say("ana", "standup off").tone.value == "error"
+
+
+def _when(chat: Chat) -> str:
+    with Session(chat.db.engine) as session:
+        config = session.exec(select(StandupConfig)).one()
+        return f"{config.at:%H:%M}-{config.cutoff:%H:%M}"
+
+
+def test_changing_the_time_keeps_a_cutoff_chosen_earlier(chat: Chat) -> None:
+    """`/standup config time:` keeps the cutoff; only a start at or past it moves it to the
+    default (start + 1 h); an explicit cutoff before the start is refused."""
+    chat.say("mei", "standup config time:09:30 cutoff:11:00")
+    chat.say("mei", "standup config time:09:00")
+    assert _when(chat) == "09:00-11:00"
+    reply = chat.say("mei", "standup config time:08:30 tz:Asia/Shanghai")
+    assert _when(chat) == "08:30-11:00"
+    assert "08:30" in reply.fields[0].value.plain()
+    chat.say("mei", "standup config time:11:30")
+    assert _when(chat) == "11:30-12:30"
+    refused = chat.say("mei", "standup config time:10:00 cutoff:09:00")
+    assert refused.title.plain() == (
+        "The cutoff (09:00) must be after the start (10:00) on the same day. Nothing was changed."
+    )
+    assert _when(chat) == "11:30-12:30"
 
 
 # -- downtime and restarts --------------------------------------------------------------------
