@@ -5,7 +5,7 @@ from __future__ import annotations
 from commands.common import join_people, milestone_named, task_view
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.parsing import parse_date, split_options
+from commands.parsing import options_named, parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Field, Reply, Rich, Tone, Visibility
@@ -22,7 +22,7 @@ def _progress(done: int, total: int) -> int:
 
 
 def add(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    options, words = split_options(args.words, options_named("due"))
     name = " ".join(words).strip()
     if not name:
         raise CommandError("missing_name")
@@ -30,10 +30,6 @@ def add(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("title_too_long", limit=MAX_NAME)
     if "due" not in options:
         raise CommandError("need_due")
-    if set(options) - {"due"}:
-        raise CommandError(
-            "unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due")
-        )
     due = parse_date(options["due"], today=ctx.today)
     repo.lock_project(ctx.session, project_id=ctx.project_id)  # "Beta" and "beta" at once: one
     if repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name) is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,7 +14,9 @@ MAX_PEOPLE = 50  # people one command may name, and DM
 # Control characters, and the bidirectional overrides and isolates (U+202A-U+202E,
 # U+2066-U+2069) that would make a title or a name read differently from what it is.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-_OPEN_QUOTES = {'"': '"', "“": "”", "「": "」"}
+# Typographic quote pairs: kept in the text (a title keeps “Save”), but a pair groups the
+# words between its marks into one word, which is never an option.
+_PAIRS = {"“": "”", "‘": "’", "「": "」", "『": "』", "«": "»", "‹": "›"}
 _SPACE = re.compile(r"\s")
 
 
@@ -22,43 +25,66 @@ def clean_name(name: str) -> str:
     return " ".join(CONTROL.sub(" ", strip_markers(name)).split())
 
 
-def tokenize(text: str) -> list[str]:
-    """Split on white space (full-width too); double quotes group words.
+class Quoted(str):
+    """A word the person quoted: literal text, never an option."""
 
-    A quote groups at the start of a word or right after an option's colon
-    (`ms:"Beta 2"`); elsewhere it is a character of the word (`id="all"` stays
-    as typed). An unclosed quote runs to the end of the text. Single quotes
-    are apostrophes, not quotes.
+    __slots__ = ()
+
+
+def tokenize(text: str) -> list[str]:
+    """Split on white space (full-width too); quotes group words.
+
+    ASCII double quotes are the command language's quoting: at the start of a
+    word they group words into one literal word (a `Quoted`, never an option:
+    `"Re:Invoice"`) and are dropped; right after an option's colon they group its
+    value (`ms:"Beta 2"`); elsewhere they are characters (`id="all"` stays as
+    typed). An unclosed ASCII quote runs to the end of the text. Typographic
+    quotes (“ ” ‘ ’ 「 」 『 』 « » ‹ ›) are characters of the text, kept: a pair
+    that opens a word groups it, marks included, into one literal word; after an
+    option's colon a pair delimits the value. An unpaired one is a character.
+    Single ASCII quotes are apostrophes.
     """
     tokens: list[str] = []
     current: list[str] = []
-    in_token = False
+    in_token = quoted = False
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _OPEN_QUOTES and (not current or current[-1][-1:] in (":", "：")):
-            close = _OPEN_QUOTES[ch]
-            end = text.find(close, i + 1)
+        after_colon = bool(current) and current[-1][-1:] in (":", "：")
+        if ch == '"' and (not current or after_colon):
+            end = text.find('"', i + 1)
             end = n if end < 0 else end
+            quoted = quoted or not current
             current.append(text[i + 1 : end])
             in_token = True
             i = end + 1
             continue
+        if ch in _PAIRS and (not current or after_colon):
+            end = text.find(_PAIRS[ch], i + 1)
+            if end > 0:
+                quoted = quoted or not current
+                current.append(text[i + 1 : end] if after_colon else text[i : end + 1])
+                in_token = True
+                i = end + 1
+                continue
         if _SPACE.match(ch):
             if in_token:
-                tokens.append("".join(current))
-                current, in_token = [], False
+                word = "".join(current)
+                tokens.append(Quoted(word) if quoted else word)
+                current, in_token, quoted = [], False, False
         else:
             current.append(ch)
             in_token = True
         i += 1
     if in_token:
-        tokens.append("".join(current))
+        word = "".join(current)
+        tokens.append(Quoted(word) if quoted else word)
     return tokens
 
 
 OPTION_ALIASES = {
     "due": "due",
+    "deadline": "due",
     "截止": "due",
     "到期": "due",
     "prio": "prio",
@@ -71,8 +97,18 @@ OPTION_ALIASES = {
     "类型": "kind",
     "period": "period",
     "周期": "period",
+    "title": "title",
+    "标题": "title",
 }
-_OPTION = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
+TASK_OPTIONS = ("due", "prio", "ms", "kind")
+_OPTION = re.compile(r"^([A-Za-z]+|[\u4e00-\u9fff]+)[:：](.*)$", re.S)
+_LATIN = re.compile(r"^[A-Za-z]+$")
+_SCHEMES = {"mailto", "tel", "urn", "data"}  # `mailto:a@b.c` is a link, not an option
+
+
+def options_named(*names: str) -> dict[str, str]:
+    """The aliases of some canonical options (`options_named("ms")`), for `split_options`."""
+    return {alias: name for alias, name in OPTION_ALIASES.items() if name in names}
 
 
 def split_options(
@@ -80,24 +116,64 @@ def split_options(
 ) -> tuple[dict[str, str], list[str]]:
     """Pull `name:value` options out of the tokens; the rest keep their order.
 
-    `aliases` maps the names a command accepts to canonical ones (default: the
-    task options); other `word:word` tokens stay words."""
+    `aliases` maps the names a command accepts to canonical ones (default: every
+    option of OPTION_ALIASES). `name: value` (a space after the colon) is one
+    option. A word shaped like an option whose name the command does not take is
+    refused, naming the closest option it takes, so a typo (`dur:fri`) never ends
+    up in a title. Words that are clearly not options stay words: quoted words,
+    links (`https://…`, `mailto:…`), times (`10:30`), a word that only ends in a
+    colon (`Note:`) unless its name is close to an option, and Chinese words before a
+    colon (`注意：…`) unless close to a Chinese option name.
+    """
     names = OPTION_ALIASES if aliases is None else aliases
     options: dict[str, str] = {}
     rest: list[str] = []
-    for token in tokens:
-        match = _OPTION.match(token)
-        name = names.get(match.group(1).lower()) if match else None
-        if match is None or name is None:
+    pending = list(reversed(tokens))
+    while pending:
+        token = pending.pop()
+        match = None if isinstance(token, Quoted) else _OPTION.match(token)
+        if match is None or match.group(2).startswith("/"):
             rest.append(token)
             continue
-        value = match.group(2).strip()
+        typed, value = match.group(1), match.group(2).strip()
+        name = names.get(typed.lower())
+        if name is None:
+            _refuse_unknown(typed, value, names)
+            rest.append(token)
+            continue
+        if not value and pending and not _takes_no_value(pending[-1]):
+            value = pending.pop().strip()  # `due: fri`
         if not value:
             raise CommandError("empty_option", option=name)
         if name in options:
             raise CommandError("repeated_option", option=name)
         options[name] = value
     return options, rest
+
+
+def _takes_no_value(word: str) -> bool:
+    """A word that cannot be the value of a `name: ` before it: an option, a mention."""
+    return word.startswith("@") or (not isinstance(word, Quoted) and bool(_OPTION.match(word)))
+
+
+def _refuse_unknown(typed: str, value: str, names: dict[str, str]) -> None:
+    """Raise for a word that looks like an option the command does not take; return if it
+    is ordinary text (see `split_options`)."""
+    latin = bool(_LATIN.match(typed))
+    if typed.lower() in _SCHEMES:
+        return
+    same_script = [alias for alias in names if bool(_LATIN.match(alias)) == latin]
+    close = difflib.get_close_matches(typed.lower(), same_script, n=1, cutoff=0.6 if latin else 0.5)
+    if not close and (not latin or not value):
+        return
+    known = sorted({name for name in names.values()}, key=list(names.values()).index)
+    raise CommandError(
+        "unknown_option",
+        option=typed,
+        suggestion=close[0] if close else None,
+        known=", ".join(f"{k}:" for k in known),
+        word=f"{typed}:{value}",
+    )
 
 
 _KEY = re.compile(r"^#?(?:([A-Za-z]{1,8})-)?(\d{1,9})$")

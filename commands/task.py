@@ -17,7 +17,7 @@ from commands.common import (
 )
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, parse_date, split_options
+from commands.parsing import KIND, PRIORITY, TASK_OPTIONS, options_named, parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
@@ -92,7 +92,7 @@ def _touch(ctx: Ctx, task: Task) -> None:
 
 
 def add(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    options, words = split_options(args.words, options_named(*TASK_OPTIONS))
     people, words = take_people(ctx, words)
     title = clean_title(ctx, words)
     due = parse_date(options["due"], today=ctx.today) if "due" in options else None
@@ -147,7 +147,7 @@ _LIST_WORDS = {
 
 
 def list_(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    options, words = split_options(args.words, options_named("ms"))
     people, words = take_people(ctx, words)
     if len(words) > 1 or (people and words) or len(people) > 1:
         raise CommandError("bad_list_filter", value=" ".join(args.words))

@@ -7,7 +7,18 @@ from datetime import date
 import pytest
 
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, Choice, parse_date, parse_key, split_options, tokenize
+from commands.parsing import (
+    KIND,
+    PRIORITY,
+    TASK_OPTIONS,
+    Choice,
+    Quoted,
+    options_named,
+    parse_date,
+    parse_key,
+    split_options,
+    tokenize,
+)
 
 # A Monday: "mon" and 周一 therefore mean the Monday of next week.
 TODAY = date(2026, 11, 23)
@@ -25,16 +36,19 @@ TODAY = date(2026, 11, 23)
         ("", []),
         ("   \u3000 ", []),
         ('task add "Write the SRS" @ana', ["task", "add", "Write the SRS", "@ana"]),
-        ("task add “修复 登录页” @li", ["task", "add", "修复 登录页", "@li"]),
-        ("task add 「月度 报告」", ["task", "add", "月度 报告"]),
+        ("task add “修复 登录页” @li", ["task", "add", "“修复 登录页”", "@li"]),
+        ("task add 「月度 报告」", ["task", "add", "「月度 报告」"]),
+        ("task add Fix “Save” button", ["task", "add", "Fix", "“Save”", "button"]),
+        ("« a b » ‘c’ 『d』", ["« a b »", "‘c’", "『d』"]),
+        ("x ms:“Beta 2” due:「周五」", ["x", "ms:Beta 2", "due:周五"]),
         ('task add x ms:"Beta 2" due:fri', ["task", "add", "x", "ms:Beta 2", "due:fri"]),
         ('a"b c"d e', ['a"b', 'c"d', "e"]),
         ('task add "Write the SRS', ["task", "add", "Write the SRS"]),
-        ("task add “never closed  here", ["task", "add", "never closed  here"]),
+        ("task add “never closed  here", ["task", "add", "“never", "closed", "here"]),
         ('task add ""', ["task", "add", ""]),
         ("task add don't panic", ["task", "add", "don't", "panic"]),
         ("task add 'two words'", ["task", "add", "'two", "words'"]),
-        ('“a "b" c”', ['a "b" c']),
+        ('“a "b" c”', ['“a "b" c”']),
     ],
     ids=[
         "spaces",
@@ -43,12 +57,15 @@ TODAY = date(2026, 11, 23)
         "empty",
         "only-space",
         "double-quotes",
-        "chinese-quotes",
-        "corner-brackets",
+        "chinese-quotes-kept",
+        "corner-brackets-kept",
+        "typographic-quotes-kept-in-a-title",
+        "other-typographic-pairs",
+        "typographic-quotes-after-an-option-colon",
         "quote-opens-mid-word",
         "quotes-mid-word-are-characters",
         "unclosed-double-quote",
-        "unclosed-chinese-quote",
+        "unpaired-typographic-quote-is-a-character",
         "empty-quotes",
         "apostrophe",
         "single-quotes-do-not-group",
@@ -223,9 +240,14 @@ def test_parse_date_rejects(raw: str) -> None:
         (["周期:week"], {"period": "week"}, []),
         (["ms:a:b"], {"ms": "a:b"}, []),
         (["due: fri "], {"due": "fri"}, []),
-        (["foo:bar", "x"], {}, ["foo:bar", "x"]),
         (["http://example.com"], {}, ["http://example.com"]),
         (["12:30", ":fri", "due"], {}, ["12:30", ":fri", "due"]),
+        (["due:", "fri", "x"], {"due": "fri"}, ["x"]),
+        (["截止：", "明天"], {"due": "明天"}, []),
+        (["Note:", "call", "ana"], {}, ["Note:", "call", "ana"]),
+        (["注意：登录页", "10:30"], {}, ["注意：登录页", "10:30"]),
+        (["mailto:ana@example.com", "tel:+861234"], {}, ["mailto:ana@example.com", "tel:+861234"]),
+        ([Quoted("Re:Invoice")], {}, ["Re:Invoice"]),
     ],
     ids=[
         "nothing",
@@ -240,14 +262,57 @@ def test_parse_date_rejects(raw: str) -> None:
         "period-alias",
         "value-keeps-colons",
         "value-stripped",
-        "unknown-stays",
         "url-stays",
         "not-options",
+        "space-after-the-colon",
+        "space-after-a-chinese-colon",
+        "a-word-ending-in-a-colon-is-text",
+        "chinese-word-and-colon-is-text",
+        "links-are-text",
+        "quoted-is-text",
     ],
 )
 def test_split_options(tokens: list[str], options: dict[str, str], rest: list[str]) -> None:
     """split_options pulls known name:value options out and keeps the other words in order."""
     assert split_options(tokens) == (options, rest)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "option", "suggestion"),
+    [
+        (["Write", "FAQ", "dur:fri"], "dur", "due"),
+        (["pri:high"], "pri", "prio"),
+        (["Prioirty:high"], "Prioirty", "priority"),
+        (["milstone:Beta"], "milstone", "milestone"),
+        (["kinds:bug"], "kinds", "kind"),
+        (["dur:", "fri"], "dur", "due"),
+        (["优先:高"], "优先", "优先级"),
+        (["owner:ana"], "owner", None),
+        (["Re:Invoice"], "Re", None),
+    ],
+)
+def test_split_options_refuses_unknown_options(
+    tokens: list[str], option: str, suggestion: str | None
+) -> None:
+    """A word shaped like an option the command does not take is errors.unknown_option,
+    with the closest option it takes (by difflib's similarity) when one is close."""
+    with pytest.raises(CommandError) as caught:
+        split_options(tokens, options_named(*TASK_OPTIONS))
+    assert caught.value.key == "errors.unknown_option"
+    assert (caught.value.params["option"], caught.value.params["suggestion"]) == (
+        option,
+        suggestion,
+    )
+    assert caught.value.params["known"] == "due:, prio:, ms:, kind:"
+
+
+def test_split_options_takes_only_the_options_given() -> None:
+    """An option of another command is refused too: /task list takes ms: only."""
+    with pytest.raises(CommandError) as caught:
+        split_options(["due:fri"], options_named("ms"))
+    assert caught.value.params == {
+        "option": "due", "suggestion": None, "known": "ms:", "word": "due:fri",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

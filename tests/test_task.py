@@ -83,6 +83,52 @@ def test_title_keeps_quoted_words(chat: Chat) -> None:
     assert chat.task(1).due == date(2026, 11, 27)
 
 
+def test_a_mistyped_option_changes_nothing_and_names_the_option_meant(chat: Chat) -> None:
+    """`dur:fri` is refused with "did you mean due:?": no task, no DM to dana."""
+    chat.say("mei", "/task add first")
+    before = snapshot(chat.db)
+    reply = chat.say("mei", "/task add Write FAQ @dana dur:fri")
+    assert reply.tone is Tone.ERROR
+    assert reply.notifications == ()
+    assert reply.title.plain() == (
+        "There is no option dur: here. Did you mean due:? Nothing was changed."
+        ' (To keep “dur:fri” as text, put it in quotes: "dur:fri".)'
+    )
+    assert snapshot(chat.db) == before
+    chat.say("mei", "/teambot lang zh")
+    assert chat.say("mei", "/task add 写文档 优先:高").title.plain() == (
+        "这里没有选项 优先:，你是想用 优先级: 吗？没有做任何更改。"
+        '（要把“优先:高”当作文字，请加引号："优先:高"。）'
+    )
+
+
+def test_colons_that_are_not_options_stay_in_the_title(chat: Chat) -> None:
+    """Links, times, a word ending in a colon, Chinese text with ：, and quoted words are
+    text; `due: fri` (a space after the colon) is the option."""
+    chat.say("mei", "/task add Note: call https://example.com/a:b at 10:30 due: fri")
+    assert (chat.task(1).title, chat.task(1).due) == (
+        "Note: call https://example.com/a:b at 10:30",
+        date(2026, 11, 27),
+    )
+    chat.say("mei", "/task add 注意：登录页 截止： 明天")
+    assert (chat.task(2).title, chat.task(2).due) == ("注意:登录页", date(2026, 11, 24))
+    chat.say("mei", '/task add Reply to "Re:Invoice"')
+    assert chat.task(3).title == "Reply to Re:Invoice"
+
+
+def test_typographic_quotes_are_kept_in_titles(chat: Chat) -> None:
+    """“Save”, 「月度报告」 and ‘x’ keep their marks; ASCII quotes group words and go."""
+    chat.say("mei", "/task add Fix “Save” button")
+    assert chat.task(1).title == "Fix “Save” button"
+    chat.say("mei", "/task add 整理「月度 报告」和‘附录’ due:“fri”")
+    assert (chat.task(2).title, chat.task(2).due) == (
+        "整理「月度 报告」和‘附录’",
+        date(2026, 11, 27),
+    )
+    chat.say("mei", '/task add "Write  the" SRS')
+    assert chat.task(3).title == "Write  the SRS"
+
+
 def test_list_default_is_open_tasks_overdue_first(chat: Chat, clock) -> None:
     """`/task list` shows open tasks, overdue ones first, and counts them."""
     chat.say("mei", "task add later due:+5d")
