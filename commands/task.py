@@ -451,8 +451,10 @@ def _on_task(
     *aliases: str,
     permission: Permission = Permission.TASK_EDIT,
     reads_only: bool = False,
+    several: bool = False,
+    takes_words: bool = True,
 ) -> CommandSpec:
-    """A command whose first word is a task key."""
+    """A command whose first word is a task key (its first words, with `several`)."""
     return CommandSpec(
         "task",
         name,
@@ -463,6 +465,8 @@ def _on_task(
         target=Target.TASK,
         aliases=aliases,
         reads_only=reads_only,
+        several=several,
+        takes_words=takes_words,
     )
 
 
@@ -496,10 +500,38 @@ SPECS = [
         "详情",
         permission=Permission.MEMBER,
         reads_only=True,
+        takes_words=False,
     ),
-    _on_task("start", start, "/task start <key>", "/task start T-12", "开始"),
-    _on_task("done", done, "/task done <key>", "/task done T-12", "finish", "close", "完成"),
-    _on_task("reopen", reopen, "/task reopen <key>", "/task reopen T-12", "重开", "重新打开"),
+    _on_task(
+        "start",
+        start,
+        "/task start <key>",
+        "/task start T-12",
+        "开始",
+        several=True,
+        takes_words=False,
+    ),
+    _on_task(
+        "done",
+        done,
+        "/task done <key>",
+        "/task done T-12",
+        "finish",
+        "close",
+        "完成",
+        several=True,
+        takes_words=False,
+    ),
+    _on_task(
+        "reopen",
+        reopen,
+        "/task reopen <key>",
+        "/task reopen T-12",
+        "重开",
+        "重新打开",
+        several=True,
+        takes_words=False,
+    ),
     _on_task(
         "block",
         block,
@@ -507,6 +539,7 @@ SPECS = [
         "/task block T-12 waiting for the API keys",
         "阻塞",
         "卡住",
+        several=True,
     ),
     _on_task(
         "assign", assign, "/task assign <key> @user…", "/task assign T-12 @ana @li", "指派", "分配"

@@ -274,6 +274,77 @@ def test_done_notifies_informed_and_block_notifies_consulted_too(chat: Chat) -> 
     assert sorted(n.platform_user_id for n in done.notifications) == ["li", "zoe"]
 
 
+def test_done_on_several_keys_acts_on_each_and_says_which(chat: Chat) -> None:
+    """`/task done T-1 T-2 T-9 T-3`: one reply listing each key; the unknown and the
+    already done one are said for that key, the others are done; I people are told."""
+    for title in ("one", "two", "three"):
+        chat.say("mei", f"/task add {title}")
+    chat.say("mei", "/raci T-2 I @li")
+    chat.say("mei", "/task done T-3")
+    reply = chat.say("mei", "/task done T-1 #2 T-9 T-3 t-1")
+    assert (reply.tone, reply.visibility) == (Tone.WARNING, Visibility.CHANNEL)
+    assert reply.title.plain() == "2 of 4 tasks changed; the others are as they were"
+    assert [item.plain() for item in reply.items] == [
+        "@mei finished T-1: one ✓",
+        "@mei finished T-2: two ✓",
+        "✗ T-9: There is no task T-9 in this project.",
+        "✗ T-3: T-3 is already done; nothing was changed.",
+    ]
+    assert [(n.platform_user_id, n.reason) for n in reply.notifications] == [("li", "i")]
+    assert [chat.task(n).status for n in (1, 2, 3)] == ["done", "done", "done"]
+    again = chat.say("mei", "/task start T-1 T-2")
+    assert again.title.plain() == "2 tasks changed"
+    assert [chat.task(n).status for n in (1, 2)] == ["doing", "doing"]
+
+
+def test_several_keys_each_need_permission_and_all_failing_is_an_error(chat: Chat) -> None:
+    """A key the person may not change fails alone; when every key fails nothing changes
+    and the answer is an error listing each."""
+    chat.say("mei", "/task add mine @ana")
+    chat.say("mei", "/task add not hers @li")
+    reply = chat.say("ana", "/task start T-1 T-2")
+    assert [item.plain() for item in reply.items][1] == (
+        "✗ T-2: Only the task's creator, its R and A members or an admin can change it."
+        " Nothing was changed."
+    )
+    assert (chat.task(1).status, chat.task(2).status) == ("doing", "todo")
+    before = snapshot(chat.db)
+    failed = chat.say("ana", "/task start T-1 T-2")
+    assert (failed.tone, failed.visibility) == (Tone.ERROR, Visibility.EPHEMERAL)
+    assert failed.title.plain().startswith("Nothing was changed: ✗ T-1: T-1 is already")
+    assert snapshot(chat.db) == before
+
+
+def test_block_takes_several_keys_then_the_reason(chat: Chat) -> None:
+    """Keys written T-n or #n lead; a bare number after the first key is the reason's."""
+    for title in ("a", "b", "c"):
+        chat.say("mei", f"/task add {title}")
+    chat.say("mei", "/task block T-1 #2 2 servers down")
+    assert [(chat.task(n).status, chat.task(n).blocked_reason) for n in (1, 2, 3)] == [
+        ("blocked", "2 servers down"),
+        ("blocked", "2 servers down"),
+        ("todo", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["/task start T-1 extra words", "/task done T-1 T-2 later", "/task show T-1 T-2"]
+)
+def test_extra_words_after_keys_are_refused(chat: Chat, text: str) -> None:
+    """A command that takes only keys refuses other words and changes nothing."""
+    chat.say("mei", "/task add one")
+    chat.say("mei", "/task add two")
+    before = snapshot(chat.db)
+    reply = chat.say("mei", text)
+    assert reply.tone is Tone.ERROR
+    extra = text.split(maxsplit=3)[-1].removeprefix("T-2 ")
+    assert reply.title.plain() == (
+        f"This command takes task keys only (like T-12 T-13), and “{extra}” is not one."
+        " Nothing was changed."
+    )
+    assert snapshot(chat.db) == before
+
+
 def test_assign_replaces_r_and_notifies_new_people(chat: Chat) -> None:
     """`/task assign` sets the R people; only newcomers get a DM."""
     chat.say("mei", "task add Job @ana")
