@@ -5,7 +5,9 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from commands.errors import CommandError
 from commands.i18n import strip_markers
@@ -274,6 +276,61 @@ def parse_date(raw: str, *, today: date) -> date:
                 return candidate
         raise CommandError("bad_date", value=raw)
     raise CommandError("bad_date", value=raw)
+
+
+# -- clock times and time zones ---------------------------------------------------------
+
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm|a\.m\.|p\.m\.)?$")
+_ZH_CLOCK = re.compile(
+    r"^(凌晨|早上|早晨|上午|中午|下午|傍晚|晚上)?(\d{1,2})[点時时](半|一刻|三刻|(\d{1,2})分?)?$"
+)
+_ZH_AFTERNOON = {"下午", "傍晚", "晚上"}
+
+
+def parse_clock(raw: str, *, option: str) -> time:
+    """A time of day: `21:00`, `09:30`, `9.30`, `9am`, `9:30pm`, `12am` (midnight), `9点`,
+    `9点15`, `上午9点`, `下午3点半`, `晚上8点一刻`. Without am/pm or 上午/下午, 24-hour."""
+    text = raw.strip().lower().replace(" ", "")
+    hour: int | None = None
+    minute = 0
+    if match := _CLOCK.match(text):
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        half = (match.group(3) or "")[:1]
+        if half and not 1 <= hour <= 12:
+            hour = None
+        elif half:
+            hour = hour % 12 + (12 if half == "p" else 0)
+        elif match.group(2) is None:
+            hour = None  # a bare number is not a time
+    elif match := _ZH_CLOCK.match(text):
+        hour = int(match.group(2))
+        tail = match.group(3) or ""
+        minute = {"半": 30, "一刻": 15, "三刻": 45}.get(tail, int(match.group(4) or 0))
+        if match.group(1) in _ZH_AFTERNOON and 1 <= hour < 12:
+            hour += 12
+        elif match.group(1) == "中午" and hour < 3:
+            hour += 12 if hour else 0
+    if hour is None or hour > 23 or minute > 59:
+        raise CommandError("bad_time", option=option, value=raw)
+    return time(hour, minute)
+
+
+@lru_cache(maxsize=1)
+def _zones_by_lower_name() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def parse_zone(raw: str) -> str:
+    """An IANA time zone name (`Asia/Shanghai`, `utc`; any letter case), as spelt by IANA."""
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        found = _zones_by_lower_name().get(name.lower())
+        if found is None:
+            raise CommandError("bad_timezone", value=raw) from None
+        return found
+    return name
 
 
 @dataclass(frozen=True, slots=True)

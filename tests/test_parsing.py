@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 import pytest
 
@@ -14,8 +14,10 @@ from commands.parsing import (
     Choice,
     Quoted,
     options_named,
+    parse_clock,
     parse_date,
     parse_key,
+    parse_zone,
     split_options,
     tokenize,
 )
@@ -433,3 +435,54 @@ def test_quotes_inside_a_word_stay_as_typed() -> None:
     assert tokenize('task add <at user_id="all"></at> 全员') == [
         "task", "add", '<at', 'user_id="all"></at>', "全员",
     ]  # fmt: skip
+
+
+# -- clock times and zones ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("21:00", time(21, 0)),
+        ("09:30", time(9, 30)),
+        ("9:30", time(9, 30)),
+        ("9.30", time(9, 30)),
+        ("9am", time(9, 0)),
+        ("9AM", time(9, 0)),
+        ("9:30pm", time(21, 30)),
+        ("9p.m.", time(21, 0)),
+        ("12am", time(0, 0)),
+        ("12pm", time(12, 0)),
+        ("9点", time(9, 0)),
+        ("9点15", time(9, 15)),
+        ("9点15分", time(9, 15)),
+        ("上午9点", time(9, 0)),
+        ("下午3点半", time(15, 30)),
+        ("晚上8点一刻", time(20, 15)),
+        ("中午12点", time(12, 0)),
+        ("中午1点", time(13, 0)),
+        ("下午15点", time(15, 0)),
+    ],
+)
+def test_parse_clock(raw: str, expected: time) -> None:
+    """One reader for times of day: 24-hour, am/pm, and Chinese 点 with 上午/下午/半/一刻."""
+    assert parse_clock(raw, option="time") == expected
+
+
+@pytest.mark.parametrize("raw", ["9", "25:00", "9:60", "13pm", "0am", "noon", "", "9点61分"])
+def test_parse_clock_rejects(raw: str) -> None:
+    """A bare number, an impossible hour or minute, or words are errors.bad_time."""
+    with pytest.raises(CommandError) as caught:
+        parse_clock(raw, option="time")
+    assert (caught.value.key, caught.value.params) == (
+        "errors.bad_time",
+        {"option": "time", "value": raw},
+    )
+
+
+def test_parse_zone_is_case_blind_and_refuses_unknown_zones() -> None:
+    """`asia/shanghai` is Asia/Shanghai; an unknown name is errors.bad_timezone."""
+    assert (parse_zone("asia/shanghai"), parse_zone("UTC")) == ("Asia/Shanghai", "UTC")
+    with pytest.raises(CommandError) as caught:
+        parse_zone("Mars/Base")
+    assert caught.value.key == "errors.bad_timezone"
