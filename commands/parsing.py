@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import difflib
 import re
 from dataclasses import dataclass
@@ -213,7 +214,8 @@ _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日
 _ZH_WEEKDAY = re.compile(r"^(下下|下)?(?:周|星期|礼拜)([一二三四五六日天七])$")
 _RELATIVE = re.compile(r"^\+(\d{1,4})([dw])$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_MONTH_DAY = re.compile(r"^(\d{1,2})[-/](\d{1,2})$")
+_MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")  # the tail of an ISO date: month-day
+_NUMERIC = re.compile(r"^(\d{1,2})([/.])(\d{1,2})\.?$")  # 5/12, 05/12, 5.12, 5.12.
 _ZH_DATE = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]$")
 _NAMED = {
     "today": 0,
@@ -233,15 +235,57 @@ def _next_weekday(today: date, weekday: int) -> date:
     return today + timedelta(days=ahead)
 
 
-def _make(year: int, month: int, day: int, raw: str) -> date:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise CommandError("bad_date", value=raw) from None
+def _make(year: int | None, month: int, day: int, raw: str) -> date:
+    """The date, or an error that says what is wrong with it (February 2026 has 28 days)."""
+    if not 1 <= month <= 12 or day < 1:
+        raise CommandError("bad_date", value=raw)
+    longest = calendar.monthrange(year or 2028, month)[1]  # without a year: 29 February
+    if day > longest:
+        raise CommandError("bad_day", value=raw, month=month, year=year, days=longest)
+    return date(year or 2028, month, day)
+
+
+def _next_such_day(month: int, day: int, raw: str, today: date) -> date:
+    """A month and day without a year: the next such date, today or later (02-29 waits
+    for the next leap year)."""
+    _make(None, month, day, raw)
+    for year in range(today.year, today.year + 9):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate >= today:
+            return candidate
+    raise CommandError("bad_date", value=raw)  # pragma: no cover - every date recurs
+
+
+DAY_MONTH, MONTH_DAY = "dm", "md"
+
+
+def read_date(raw: str, *, today: date, order: str = MONTH_DAY) -> tuple[date, bool]:
+    """A date in the forms of README "Dates", relative to `today` (the project's time zone),
+    and whether the text could have meant another date.
+
+    `5/12`, `05/12` and `5.12` are read in `order` (DAY_MONTH: 5 December; MONTH_DAY: 12
+    May); when only the other order makes a date (`24/12`), that one; either way without a
+    year it is the next such day. Such a form is ambiguous when both orders make a date.
+    `12-01` is the tail of an ISO date, month-day, in every locale."""
+    text = raw.strip().lower()
+    if match := _NUMERIC.match(text):
+        first, second = int(match.group(1)), int(match.group(3))
+        readings = [(second, first), (first, second)]  # (month, day) per order
+        if order == MONTH_DAY:
+            readings.reverse()
+        valid = [r for r in readings if 1 <= r[0] <= 12 and 1 <= r[1] <= 31]
+        if not valid:
+            raise CommandError("bad_date", value=raw)
+        month, day = valid[0]
+        return _next_such_day(month, day, raw, today), len(valid) == 2 and first != second
+    return parse_date(raw, today=today), False
 
 
 def parse_date(raw: str, *, today: date) -> date:
-    """A date in the forms of DESIGN.md, relative to `today` (project's time zone)."""
+    """A date in an unambiguous form (see `read_date`), relative to `today`."""
     text = raw.strip().lower()
     if text in _NAMED:
         return today + timedelta(days=_NAMED[text])
@@ -265,16 +309,9 @@ def parse_date(raw: str, *, today: date) -> date:
         month, day = int(groups[-2]), int(groups[-1])
         if explicit_year:
             return _make(int(explicit_year), month, day, raw)
-        # A month and day without a year is the next such date, today or later
-        # (02-29 waits for the next leap year).
-        for year in range(today.year, today.year + 9):
-            try:
-                candidate = date(year, month, day)
-            except ValueError:
-                continue
-            if candidate >= today:
-                return candidate
-        raise CommandError("bad_date", value=raw)
+        return _next_such_day(month, day, raw, today)
+    if _NUMERIC.match(text):
+        return read_date(raw, today=today, order=MONTH_DAY)[0]
     raise CommandError("bad_date", value=raw)
 
 

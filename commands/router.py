@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from commands.context import Ctx
-from commands.errors import CommandError
+from commands.errors import CommandError, Confirm
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
 from commands.parsing import (
     CONTROL,
@@ -34,7 +34,7 @@ from commands.parsing import (
 )
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry, Target
-from commands.types import Inbound, Mirror, Notification, Reply, Rich, Tone, Visibility
+from commands.types import Button, Inbound, Mirror, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.db import Database
 from storage.types import utcnow
@@ -215,6 +215,14 @@ class Router:
             return UNKNOWN
 
     def error_reply(self, err: CommandError, locale: str) -> Reply:
+        if isinstance(err, Confirm):
+            button = Button(self.catalog.text(locale, err.button), err.retry, "confirm", "primary")
+            return Reply(
+                title=self.catalog.text(locale, err.key, **err.params),
+                buttons=(button,),
+                tone=Tone.WARNING,
+                visibility=Visibility.EPHEMERAL,
+            )
         lines: tuple[Rich, ...] = ()
         spec = self.registry.specs.get(err.command) if err.command else None
         if spec is not None:

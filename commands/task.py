@@ -16,8 +16,9 @@ from commands.common import (
     task_view,
 )
 from commands.context import Ctx
+from commands.dates import confirmed, read_day
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, TASK_OPTIONS, options_named, parse_date, split_options
+from commands.parsing import KIND, PRIORITY, TASK_OPTIONS, options_named, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
@@ -92,10 +93,11 @@ def _touch(ctx: Ctx, task: Task) -> None:
 
 
 def add(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words, options_named(*TASK_OPTIONS))
+    sure, words = confirmed(args.words)
+    options, words = split_options(words, options_named(*TASK_OPTIONS))
     people, words = take_people(ctx, words)
     title = clean_title(ctx, words)
-    due = parse_date(options["due"], today=ctx.today) if "due" in options else None
+    due, notes = read_day(ctx, options["due"], sure=sure) if "due" in options else (None, ())
     milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     assignees = [m.id for m in people if m.id is not None]
     task = create_task(
@@ -107,7 +109,8 @@ def add(ctx: Ctx, args: Args) -> Reply:
         due=due,
         milestone=milestone,
     )
-    return created_reply(ctx, task, responsible=assignees, milestone=milestone)
+    reply = created_reply(ctx, task, responsible=assignees, milestone=milestone)
+    return replace(reply, lines=reply.lines + notes)
 
 
 def created_reply(
@@ -394,10 +397,13 @@ def claim(ctx: Ctx, args: Args) -> Reply:
 
 def due(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
-    if len(args.words) != 1:
+    sure, words = confirmed(args.words)
+    if len(words) != 1:
         raise CommandError("need_date")
-    word = args.words[0]
-    new = None if word.lower() in ("none", "-", "无") else parse_date(word, today=ctx.today)
+    word = words[0]
+    new, notes = (
+        (None, ()) if word.lower() in ("none", "-", "无") else read_day(ctx, word, sure=sure)
+    )
     old = task.due
     task.due = new
     task.updated_at = ctx.now
@@ -410,7 +416,8 @@ def due(ctx: Ctx, args: Args) -> Reply:
         old=old.isoformat() if old else None,
         new=new.isoformat() if new else None,
     )
-    return task_card(ctx, task, "task.due_changed", tone=Tone.INFO)
+    reply = task_card(ctx, task, "task.due_changed", tone=Tone.INFO)
+    return replace(reply, lines=reply.lines + notes)
 
 
 def comment(ctx: Ctx, args: Args) -> Reply:

@@ -8,7 +8,9 @@ import pytest
 
 from commands.errors import CommandError
 from commands.parsing import (
+    DAY_MONTH,
     KIND,
+    MONTH_DAY,
     PRIORITY,
     TASK_OPTIONS,
     Choice,
@@ -18,6 +20,7 @@ from commands.parsing import (
     parse_date,
     parse_key,
     parse_zone,
+    read_date,
     split_options,
     tokenize,
 )
@@ -188,13 +191,10 @@ def test_parse_date(raw: str, expected: date) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "2026-02-30",
         "2026-13-01",
         "13-01",
         "32-13",
-        "02-30",
-        "2月30日",
-        "2026年2月30日",
+        "13/13",
         "someday",
         "",
         "   ",
@@ -486,3 +486,55 @@ def test_parse_zone_is_case_blind_and_refuses_unknown_zones() -> None:
     with pytest.raises(CommandError) as caught:
         parse_zone("Mars/Base")
     assert caught.value.key == "errors.bad_timezone"
+
+
+@pytest.mark.parametrize(
+    ("raw", "month", "year", "days"),
+    [
+        ("2026-02-30", 2, 2026, 28),
+        ("2028-02-30", 2, 2028, 29),
+        ("02-30", 2, None, 29),
+        ("2月30日", 2, None, 29),
+        ("2026年4月31日", 4, 2026, 30),
+        ("31/4", 4, None, 30),
+    ],
+)
+def test_a_day_the_month_does_not_have_says_so(
+    raw: str, month: int, year: int | None, days: int
+) -> None:
+    """2026-02-30 is errors.bad_day: February 2026 has 28 days."""
+    with pytest.raises(CommandError) as caught:
+        read_date(raw, today=TODAY, order=DAY_MONTH)
+    assert (caught.value.key, caught.value.params) == (
+        "errors.bad_day",
+        {"value": raw, "month": month, "year": year, "days": days},
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "order", "expected", "ambiguous"),
+    [
+        ("05/12", DAY_MONTH, date(2026, 12, 5), True),
+        ("05/12", MONTH_DAY, date(2027, 5, 12), True),
+        ("5.12", DAY_MONTH, date(2026, 12, 5), True),
+        ("5.12.", DAY_MONTH, date(2026, 12, 5), True),
+        ("24/12", MONTH_DAY, date(2026, 12, 24), False),
+        ("12/24", DAY_MONTH, date(2026, 12, 24), False),
+        ("3/3", DAY_MONTH, date(2027, 3, 3), False),
+        ("12-01", DAY_MONTH, date(2026, 12, 1), False),
+        ("12-01", MONTH_DAY, date(2026, 12, 1), False),
+        ("2026-12-05", DAY_MONTH, date(2026, 12, 5), False),
+        ("fri", DAY_MONTH, date(2026, 11, 27), False),
+    ],
+)
+def test_read_date_follows_the_order_and_says_when_it_could_mean_two_days(
+    raw: str, order: str, expected: date, ambiguous: bool
+) -> None:
+    """Slash and dot forms are read in the locale's order; 12-01 is ISO month-day always."""
+    assert read_date(raw, today=TODAY, order=order) == (expected, ambiguous)
+
+
+def test_a_day_without_a_year_counts_today() -> None:
+    """On 1 December, 12-01 is today, not a year away; on 2 December it is next year's."""
+    assert parse_date("12-01", today=date(2026, 12, 1)) == date(2026, 12, 1)
+    assert parse_date("12-01", today=date(2026, 12, 2)) == date(2027, 12, 1)

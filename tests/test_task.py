@@ -129,10 +129,66 @@ def test_typographic_quotes_are_kept_in_titles(chat: Chat) -> None:
     assert chat.task(3).title == "Write  the SRS"
 
 
+def test_a_past_or_far_date_asks_first_and_the_button_confirms(chat: Chat) -> None:
+    """A due date in the past, or more than ~6 months ahead, changes nothing: the answer
+    asks, offering the command with `!` as a button; running that creates the task."""
+    chat.say("mei", "/task add first")
+    before = snapshot(chat.db)
+    reply = chat.say("mei", "/task add Audit @ana due:2025-01-01")
+    assert (reply.tone, reply.visibility) == (Tone.WARNING, Visibility.EPHEMERAL)
+    assert reply.title.plain() == (
+        "1 Jan 2025 (Wed) is 691 day(s) in the past: is that right? Nothing was changed yet."
+        " To go ahead, repeat the command with ! at the end: task add Audit @ana due:2025-01-01 !"
+    )
+    assert [(b.label.plain(), b.command) for b in reply.buttons] == [
+        ("Yes, go ahead", "task add Audit @ana due:2025-01-01 !")
+    ]
+    assert snapshot(chat.db) == before
+    created = chat.say("mei", reply.buttons[0].command)
+    assert created.title.plain() == "Created T-2: Audit"
+    assert (chat.task(2).due, chat.roles(2)["R"]) == (date(2025, 1, 1), ["ana"])
+    far = chat.say("mei", "/task due T-1 2027-12-01")
+    assert far.title.plain().startswith("1 Dec 2027 (Wed) is 373 days away: is that right?")
+    assert chat.say("mei", "/task due T-1 2027-12-01 !").tone is Tone.INFO
+    assert chat.task(1).due == date(2027, 12, 1)
+    chat.say("mei", "/teambot lang zh")
+    assert chat.say("mei", "/里程碑 添加 旧版 截止：2026-11-01").title.plain() == (
+        "2026年11月1日（周日）已经过去 22 天，确定吗？还没有做任何更改。"
+        "确认的话，请在命令末尾加上 ! 再发一次：里程碑 添加 旧版 截止：2026-11-01 !"
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "zone", "due", "line"),
+    [
+        ("en", "UTC", date(2026, 12, 5), "“05/12” read as day/month: 5 Dec 2026 (Sat). (Write YYYY-MM-DD to leave no doubt.)"),
+        ("en", "America/New_York", date(2027, 5, 12), "“05/12” read as month/day: 12 May 2027 (Wed). (Write YYYY-MM-DD to leave no doubt.)"),
+        ("zh", "Asia/Shanghai", date(2027, 5, 12), "“05/12”按月/日理解为 2027年5月12日（周三）。（写成 YYYY-MM-DD 就不会有歧义。）"),
+    ],
+)  # fmt: skip
+def test_a_day_month_date_follows_the_locale_and_is_echoed_in_words(
+    chat: Chat, lang: str, zone: str, due: date, line: str
+) -> None:
+    """05/12 is day/month in English, month/day in Chinese and in the Americas; the reply
+    says how it was read, in words, since it could mean two days."""
+    chat.say("mei", f"/teambot lang {lang}")
+    chat.say("mei", f"/teambot tz {zone}")
+    reply = chat.say("mei", "/task add Ship due:05/12")
+    assert chat.task(1).due == due
+    assert reply.lines[-1].plain() == line
+    assert chat.say("mei", "/task add Plain due:24/12").lines == ()
+
+
+def test_an_impossible_day_is_named(chat: Chat) -> None:
+    """2026-02-30 gets its own message: February 2026 has 28 days."""
+    reply = chat.say("mei", "/task add X due:2026-02-30")
+    assert reply.title.plain() == "“2026-02-30” is not a date: February 2026 has 28 days."
+
+
 def test_list_default_is_open_tasks_overdue_first(chat: Chat, clock) -> None:
     """`/task list` shows open tasks, overdue ones first, and counts them."""
     chat.say("mei", "task add later due:+5d")
-    chat.say("mei", "task add late due:2026-11-20")
+    chat.say("mei", "task add late due:2026-11-20 !")
     chat.say("mei", "task add finished")
     chat.say("mei", "task done 3")
     reply = chat.say("mei", "task list")
@@ -160,7 +216,7 @@ def test_list_filters(chat: Chat, filter_: str, expected: list[str]) -> None:
     """Each list filter selects exactly the tasks it names."""
     chat.say("mei", "milestone add Beta due:+30d")
     chat.say("mei", "task add a @ana due:+3d ms:Beta")
-    chat.say("mei", "task add b @li due:2026-11-01")
+    chat.say("mei", "task add b @li due:2026-11-01 !")
     chat.say("mei", "task add c")
     chat.say("mei", "task block 3 waiting")
     chat.say("mei", "task add d")
@@ -176,8 +232,8 @@ def test_list_order_and_page(chat: Chat) -> None:
     chat.say("mei", "task add no due, high prio:high")
     chat.say("mei", "task add later, med due:+5d")
     chat.say("mei", "task add later, high due:+5d prio:high")
-    chat.say("mei", "task add late due:2026-11-20 prio:low")
-    chat.say("mei", "task add finished due:2026-11-01")
+    chat.say("mei", "task add late due:2026-11-20 prio:low !")
+    chat.say("mei", "task add finished due:2026-11-01 !")
     chat.say("mei", "task done 6")
     reply = chat.say("mei", "task list all")
     assert [i.plain().split()[0] for i in reply.items] == ["T-5", "T-4", "T-3", "T-2", "T-1", "T-6"]
