@@ -21,10 +21,9 @@ from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
 from commands.kpi import kpi_reply
-from commands.parsing import split_options
+from commands.parsing import parse_clock, parse_zone, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
-from commands.standup import parse_clock, parse_zone
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
 from storage import kpi
 from storage.models import ChannelBinding, DigestConfig, Milestone, Project, Workspace

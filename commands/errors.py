@@ -21,3 +21,14 @@ class CommandError(Exception):
 
     def __repr__(self) -> str:
         return f"CommandError({self.key!r}, command={self.command!r}, params={self.params!r})"
+
+
+class Confirm(CommandError):
+    """Not a mistake but worth a second look (a due date in the past): nothing is changed,
+    and the answer offers `retry` (the command with `!` at its end) as a button labelled by
+    the message `button`."""
+
+    def __init__(self, key: str, /, *, retry: str, button: str, **params: Any) -> None:
+        super().__init__(key, retry=retry, **params)
+        self.retry = retry
+        self.button = button

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
-from commands.parsing import Choice, split_options
+from commands.parsing import Choice, options_named, split_options
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec
 from commands.types import Reply, Rich, Tone, Visibility
@@ -137,13 +137,12 @@ def nothing_new(session: Session, *, project_id: int, period: Period) -> bool:
 
 
 def report(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
-    unexpected = [f"{k}:{v}" for k, v in options.items() if k != "period"]
+    options, words = split_options(args.words, options_named("period"))
     raw = options.get("period")
     if words and raw is None and len(words) == 1:
         raw, words = words[0], []
-    if unexpected or words:
-        raise CommandError("unexpected_words", value=" ".join(unexpected + words))
+    if words:
+        raise CommandError("unexpected_words", value=" ".join(words))
     period = kpi.period_bounds(PERIOD.parse(raw or "week"), now=ctx.now, tz=ctx.tz)
     return kpi_reply(
         ctx.session,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from commands.common import join_people, milestone_named, task_view
 from commands.context import Ctx
+from commands.dates import confirmed, read_day
 from commands.errors import CommandError
-from commands.parsing import parse_date, split_options
+from commands.parsing import options_named, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Field, Reply, Rich, Tone, Visibility
@@ -22,7 +23,8 @@ def _progress(done: int, total: int) -> int:
 
 
 def add(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    sure, words = confirmed(args.words)
+    options, words = split_options(words, options_named("due"))
     name = " ".join(words).strip()
     if not name:
         raise CommandError("missing_name")
@@ -30,11 +32,7 @@ def add(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("title_too_long", limit=MAX_NAME)
     if "due" not in options:
         raise CommandError("need_due")
-    if set(options) - {"due"}:
-        raise CommandError(
-            "unexpected_words", value=" ".join(f"{k}:" for k in options if k != "due")
-        )
-    due = parse_date(options["due"], today=ctx.today)
+    due, notes = read_day(ctx, options["due"], sure=sure)
     repo.lock_project(ctx.session, project_id=ctx.project_id)  # "Beta" and "beta" at once: one
     if repo.find_milestone(ctx.session, project_id=ctx.project_id, name=name) is not None:
         raise CommandError("milestone_exists", name=name)
@@ -43,6 +41,7 @@ def add(ctx: Ctx, args: Args) -> Reply:
     ctx.session.flush()
     return Reply(
         title=ctx.t("milestone.created", name=name, due=due, days=(due - ctx.today).days),
+        lines=notes,
         visibility=Visibility.CHANNEL,
         tone=Tone.SUCCESS,
     )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from commands.common import NoticeBuilder, join_people, milestone_named, notices, task_view
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.parsing import LOOKS_LIKE_KEY, split_options
+from commands.parsing import LOOKS_LIKE_KEY, options_named, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Target
 from commands.types import Field, Reply, Rich, Table, Tone, Visibility
@@ -133,8 +133,8 @@ def set_roles(ctx: Ctx, args: Args) -> Reply:
 
 
 def matrix(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
-    if words or set(options) - {"ms"}:
+    options, words = split_options(args.words, options_named("ms"))
+    if words:
         raise CommandError("unexpected_words", value=args.rest())
     milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     tasks = repo.list_tasks(

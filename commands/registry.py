@@ -42,6 +42,10 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     # Only reads: its task (Target.TASK) is loaded without locking the row.
     reads_only: bool = False
+    # Target.TASK: acts on every leading task key (`done T-12 T-13`), one reply for all.
+    several: bool = False
+    # Target.TASK: whether words may follow the key(s); if not, extra words are refused.
+    takes_words: bool = True
 
     @property
     def id(self) -> str:

@@ -21,12 +21,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from commands.context import Ctx
-from commands.errors import CommandError
+from commands.errors import CommandError, Confirm
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
-from commands.parsing import CONTROL, MAX_PEOPLE, clean_name, parse_key, tokenize
+from commands.parsing import (
+    CONTROL,
+    LOOKS_LIKE_KEY,
+    MAX_PEOPLE,
+    Quoted,
+    clean_name,
+    parse_key,
+    tokenize,
+)
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry, Target
-from commands.types import Inbound, Mirror, Reply, Rich, Tone, Visibility
+from commands.types import Button, Inbound, Mirror, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.db import Database
 from storage.types import utcnow
@@ -40,6 +48,7 @@ HELP_WORDS = {"help", "?", "帮助", "h"}
 # A command whose transaction lost a race (a unique key taken by a concurrent command, a
 # deadlock) runs again from the start, seeing what the winner committed; a database
 # locked by another writer is waited for this long in all.
+MAX_KEYS = 20  # task keys one command may act on
 RACE_ATTEMPTS = 4
 LOCKED_FOR = 30.0
 _RACES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
@@ -206,6 +215,14 @@ class Router:
             return UNKNOWN
 
     def error_reply(self, err: CommandError, locale: str) -> Reply:
+        if isinstance(err, Confirm):
+            button = Button(self.catalog.text(locale, err.button), err.retry, "confirm", "primary")
+            return Reply(
+                title=self.catalog.text(locale, err.key, **err.params),
+                buttons=(button,),
+                tone=Tone.WARNING,
+                visibility=Visibility.EPHEMERAL,
+            )
         lines: tuple[Rich, ...] = ()
         spec = self.registry.specs.get(err.command) if err.command else None
         if spec is not None:
@@ -395,26 +412,93 @@ class Router:
         return replace(reply, mirrors=mirrors) if mirrors else reply
 
     def _run(self, ctx: Ctx, spec: CommandSpec, rest: list[str]) -> Reply:
-        roles = None
-        if spec.target is Target.TASK:
-            if not rest:
-                raise CommandError("missing_key", command=spec.id)
-            number = parse_key(rest[0], prefix=ctx.project.key_prefix)
-            task = repo.find_task(
-                ctx.session, project_id=ctx.project_id, number=number, lock=not spec.reads_only
-            )
-            if task is None:
-                raise CommandError("unknown_task", key=f"{ctx.project.key_prefix}-{number}")
-            assert task.id is not None
-            ctx.task = task
-            roles = repo.raci_of(ctx.session, task_ids=[task.id])[task.id]
-            rest = rest[1:]
+        if spec.target is not Target.TASK:
+            if spec.permission is not Permission.MEMBER:
+                authorize(spec.permission, member_id=ctx.member_id, is_admin=ctx.is_admin)
+            return spec.handler(ctx, Args(rest))
+        if not rest:
+            raise CommandError("missing_key", command=spec.id)
+        numbers, rest = self._keys(ctx, spec, rest)
+        if rest and not spec.takes_words:
+            raise CommandError("only_keys", value=" ".join(rest))
+        if len(numbers) == 1:
+            return self._on_task(ctx, spec, numbers[0], rest)
+        return self._on_each(ctx, spec, numbers, rest)
+
+    def _keys(self, ctx: Ctx, spec: CommandSpec, words: list[str]) -> tuple[list[int], list[str]]:
+        """The task numbers the command names (its leading keys; one unless `several`) and
+        the words after them. After the first key, a command that takes text counts only
+        keys written with their prefix or `#` (`T-13`, `#13`): `block T-1 2 servers down`."""
+        prefix = ctx.project.key_prefix
+        numbers = [parse_key(words[0], prefix=prefix)]
+        at = 1
+        while spec.several and at < len(words) and not isinstance(words[at], Quoted):
+            match = LOOKS_LIKE_KEY.match(words[at])
+            marked = match is not None and (match.group(1) or words[at].startswith("#"))
+            if match is None or (spec.takes_words and not marked):
+                break
+            number = parse_key(words[at], prefix=prefix)  # a wrong prefix is refused
+            if number not in numbers:
+                numbers.append(number)
+            at += 1
+        if len(numbers) > MAX_KEYS:
+            raise CommandError("too_many_keys", count=len(numbers), limit=MAX_KEYS)
+        return numbers, words[at:]
+
+    def _on_task(self, ctx: Ctx, spec: CommandSpec, number: int, rest: list[str]) -> Reply:
+        """Load the task (locked, unless the command only reads), authorize, run."""
+        task = repo.find_task(
+            ctx.session, project_id=ctx.project_id, number=number, lock=not spec.reads_only
+        )
+        if task is None:
+            raise CommandError("unknown_task", key=f"{ctx.project.key_prefix}-{number}")
+        assert task.id is not None
+        ctx.task = task
         if spec.permission is not Permission.MEMBER:
+            roles = repo.raci_of(ctx.session, task_ids=[task.id])[task.id]
             authorize(
                 spec.permission,
                 member_id=ctx.member_id,
                 is_admin=ctx.is_admin,
-                task=ctx.task,
+                task=task,
                 roles=roles,
             )
         return spec.handler(ctx, Args(rest))
+
+    def _on_each(self, ctx: Ctx, spec: CommandSpec, numbers: list[int], rest: list[str]) -> Reply:
+        """One command on several tasks: each in its own savepoint, so a key that fails
+        (unknown, no permission, already in that state) changes nothing and the others
+        still act. Rows are locked in key order (two such commands never wait on each
+        other in a circle); the reply lists each key as typed."""
+        outcomes: dict[int, Reply | CommandError] = {}
+        for number in sorted(numbers):
+            try:
+                with ctx.session.begin_nested():
+                    outcomes[number] = self._on_task(ctx, spec, number, rest)
+            except CommandError as err:
+                outcomes[number] = err
+        items: list[Rich] = []
+        failures: list[Rich] = []
+        notifications: list[Notification] = []
+        for number in numbers:
+            outcome = outcomes[number]
+            if isinstance(outcome, Reply):
+                items.append(outcome.title)
+                notifications.extend(outcome.notifications)
+                continue
+            line = ctx.t(
+                "task.several_failed_item",
+                key=f"{ctx.project.key_prefix}-{number}",
+                reason=ctx.t(outcome.key, **outcome.params),
+            )
+            items.append(line)
+            failures.append(line)
+        if len(failures) == len(numbers):
+            raise CommandError("several_failed", failures=failures)
+        return Reply(
+            title=ctx.t("task.several", changed=len(numbers) - len(failures), total=len(numbers)),
+            items=tuple(items),
+            notifications=tuple(notifications),
+            visibility=Visibility.CHANNEL,
+            tone=Tone.WARNING if failures else Tone.SUCCESS,
+        )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -24,7 +24,7 @@ from commands.common import create_task, mentions_of
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
-from commands.parsing import parse_date, split_options
+from commands.parsing import parse_clock, parse_date, parse_zone, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
@@ -79,7 +79,6 @@ _LABEL = re.compile(
     r"(?:^|(?<=\s))(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + r")\s*:",
     re.IGNORECASE,
 )
-_TIME = re.compile(r"^(\d{1,2})[:.：](\d{2})$")
 _NONE = {"", "none", "no", "n/a", "-", "—", "无", "没有", "暂无"}
 
 
@@ -190,21 +189,6 @@ def _config(ctx: Ctx, *, lock: bool = False) -> StandupConfig:
     return config
 
 
-def parse_clock(raw: str, *, option: str) -> time:
-    match = _TIME.match(raw.strip())
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise CommandError("bad_time", option=option, value=raw)
-    return time(int(match.group(1)), int(match.group(2)))
-
-
-def parse_zone(raw: str) -> str:
-    try:
-        ZoneInfo(raw)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CommandError("bad_timezone", value=raw) from None
-    return raw
-
-
 def configure(ctx: Ctx, args: Args) -> Reply:
     options, words = split_options(args.words, _OPTIONS)
     if words:
@@ -235,8 +219,11 @@ def configure(ctx: Ctx, args: Args) -> Reply:
             created_at=ctx.now,
         )
     else:
+        # The cutoff stays unless given, or unless the new start passes it: then the
+        # default, an hour after the start (the reply shows it).
+        kept = config.cutoff if at is None or config.cutoff > at else None
+        config.cutoff = cutoff or kept or _plus(at or config.at, timedelta(hours=1))
         config.at = at or config.at
-        config.cutoff = cutoff or (_plus(at, timedelta(hours=1)) if at else config.cutoff)
         config.timezone = zone or config.timezone
         config.days = days or config.days
         config.calendar = calendar or config.calendar

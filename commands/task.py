@@ -16,8 +16,9 @@ from commands.common import (
     task_view,
 )
 from commands.context import Ctx
+from commands.dates import confirmed, read_day
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, parse_date, split_options
+from commands.parsing import KIND, PRIORITY, TASK_OPTIONS, options_named, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
@@ -92,10 +93,11 @@ def _touch(ctx: Ctx, task: Task) -> None:
 
 
 def add(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    sure, words = confirmed(args.words)
+    options, words = split_options(words, options_named(*TASK_OPTIONS))
     people, words = take_people(ctx, words)
     title = clean_title(ctx, words)
-    due = parse_date(options["due"], today=ctx.today) if "due" in options else None
+    due, notes = read_day(ctx, options["due"], sure=sure) if "due" in options else (None, ())
     milestone = milestone_named(ctx, options["ms"]) if "ms" in options else None
     assignees = [m.id for m in people if m.id is not None]
     task = create_task(
@@ -107,7 +109,8 @@ def add(ctx: Ctx, args: Args) -> Reply:
         due=due,
         milestone=milestone,
     )
-    return created_reply(ctx, task, responsible=assignees, milestone=milestone)
+    reply = created_reply(ctx, task, responsible=assignees, milestone=milestone)
+    return replace(reply, lines=reply.lines + notes)
 
 
 def created_reply(
@@ -147,7 +150,7 @@ _LIST_WORDS = {
 
 
 def list_(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    options, words = split_options(args.words, options_named("ms"))
     people, words = take_people(ctx, words)
     if len(words) > 1 or (people and words) or len(people) > 1:
         raise CommandError("bad_list_filter", value=" ".join(args.words))
@@ -254,12 +257,20 @@ def _already(ctx: Ctx, task: Task) -> CommandError:
     return CommandError("already", key=ctx.task_key(task), status=task.status, by=by)
 
 
-def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None:
-    """Move the task to `status` and audit the move; the same status twice is an error."""
+def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> bool:
+    """Move the task to `status` and audit the move; the same status twice is an error.
+
+    `done_at` is set exactly while a task is done, so /kpi, the burndown and the export
+    agree on it. True when the move reopened a done task."""
     if task.status == status.value:
         raise _already(ctx, task)
     old = task.status
     task.status = status.value
+    reopened = old == TaskStatus.DONE.value
+    if status is TaskStatus.DONE:
+        task.done_at = ctx.now
+    elif reopened:
+        task.done_at = None
     _touch(ctx, task)
     repo.record_event(
         ctx.session,
@@ -271,20 +282,30 @@ def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None
         new=status.value,
         **detail,
     )
+    return reopened
+
+
+def _reopen_notices(ctx: Ctx, task: Task, reply: Reply) -> Reply:
+    """A done task moved back: its I people, told when it was done, are told it is not."""
+    roles = _roles(ctx, task)
+    build = NoticeBuilder(
+        ctx, "notify.reopened", task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    return _with_notices(reply, notices(ctx, ((m, "i") for m in roles["I"]), build))
 
 
 def start(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
-    _set_status(ctx, task, TaskStatus.DOING)
+    reopened = _set_status(ctx, task, TaskStatus.DOING)
     task.started_at = task.started_at or ctx.now
     task.blocked_reason = None
-    return task_card(ctx, task, "task.started", tone=Tone.INFO)
+    reply = task_card(ctx, task, "task.started", tone=Tone.INFO)
+    return _reopen_notices(ctx, task, reply) if reopened else reply
 
 
 def done(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
     _set_status(ctx, task, TaskStatus.DONE)
-    task.done_at = ctx.now
     task.blocked_reason = None
     reply = task_card(ctx, task, "task.finished")
     roles = _roles(ctx, task)
@@ -299,8 +320,7 @@ def reopen(ctx: Ctx, args: Args) -> Reply:
     if task.status != TaskStatus.DONE.value:
         raise CommandError("not_done", key=ctx.task_key(task))
     _set_status(ctx, task, TaskStatus.TODO)
-    task.done_at = None
-    return task_card(ctx, task, "task.reopened", tone=Tone.INFO)
+    return _reopen_notices(ctx, task, task_card(ctx, task, "task.reopened", tone=Tone.INFO))
 
 
 def block(ctx: Ctx, args: Args) -> Reply:
@@ -377,10 +397,13 @@ def claim(ctx: Ctx, args: Args) -> Reply:
 
 def due(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
-    if len(args.words) != 1:
+    sure, words = confirmed(args.words)
+    if len(words) != 1:
         raise CommandError("need_date")
-    word = args.words[0]
-    new = None if word.lower() in ("none", "-", "无") else parse_date(word, today=ctx.today)
+    word = words[0]
+    new, notes = (
+        (None, ()) if word.lower() in ("none", "-", "无") else read_day(ctx, word, sure=sure)
+    )
     old = task.due
     task.due = new
     task.updated_at = ctx.now
@@ -393,7 +416,8 @@ def due(ctx: Ctx, args: Args) -> Reply:
         old=old.isoformat() if old else None,
         new=new.isoformat() if new else None,
     )
-    return task_card(ctx, task, "task.due_changed", tone=Tone.INFO)
+    reply = task_card(ctx, task, "task.due_changed", tone=Tone.INFO)
+    return replace(reply, lines=reply.lines + notes)
 
 
 def comment(ctx: Ctx, args: Args) -> Reply:
@@ -434,8 +458,10 @@ def _on_task(
     *aliases: str,
     permission: Permission = Permission.TASK_EDIT,
     reads_only: bool = False,
+    several: bool = False,
+    takes_words: bool = True,
 ) -> CommandSpec:
-    """A command whose first word is a task key."""
+    """A command whose first word is a task key (its first words, with `several`)."""
     return CommandSpec(
         "task",
         name,
@@ -446,6 +472,8 @@ def _on_task(
         target=Target.TASK,
         aliases=aliases,
         reads_only=reads_only,
+        several=several,
+        takes_words=takes_words,
     )
 
 
@@ -479,10 +507,38 @@ SPECS = [
         "详情",
         permission=Permission.MEMBER,
         reads_only=True,
+        takes_words=False,
     ),
-    _on_task("start", start, "/task start <key>", "/task start T-12", "开始"),
-    _on_task("done", done, "/task done <key>", "/task done T-12", "finish", "close", "完成"),
-    _on_task("reopen", reopen, "/task reopen <key>", "/task reopen T-12", "重开", "重新打开"),
+    _on_task(
+        "start",
+        start,
+        "/task start <key>",
+        "/task start T-12",
+        "开始",
+        several=True,
+        takes_words=False,
+    ),
+    _on_task(
+        "done",
+        done,
+        "/task done <key>",
+        "/task done T-12",
+        "finish",
+        "close",
+        "完成",
+        several=True,
+        takes_words=False,
+    ),
+    _on_task(
+        "reopen",
+        reopen,
+        "/task reopen <key>",
+        "/task reopen T-12",
+        "重开",
+        "重新打开",
+        several=True,
+        takes_words=False,
+    ),
     _on_task(
         "block",
         block,
@@ -490,6 +546,7 @@ SPECS = [
         "/task block T-12 waiting for the API keys",
         "阻塞",
         "卡住",
+        several=True,
     ),
     _on_task(
         "assign", assign, "/task assign <key> @user…", "/task assign T-12 @ana @li", "指派", "分配"

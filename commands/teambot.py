@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commands import link
 from commands.common import join_people, take_people
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import LOCALES
+from commands.parsing import parse_zone
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec, Registry
 from commands.types import Field, Reply, Rich, Tone, Visibility
@@ -73,11 +73,7 @@ _LANG_WORDS = {
 def timezone(ctx: Ctx, args: Args) -> Reply:
     if len(args.words) != 1:
         raise CommandError("bad_timezone", value=args.rest())
-    name = args.words[0]
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CommandError("bad_timezone", value=name) from None
+    name = parse_zone(args.words[0])
     ctx.project.timezone = name
     return Reply(
         title=ctx.t("teambot.tz_set", tz=name, today=ctx.today),

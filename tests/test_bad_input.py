@@ -38,8 +38,7 @@ def seeded(chat: Chat) -> Chat:
         ("/task show", "Which task? Give its key, like T-12.", "Usage: /task show <key>"),
         (
             "/task add Report due:2026-02-30",
-            "“2026-02-30” is not a date I understand: use 2026-12-01, 12-01, today, tomorrow, "
-            "fri, +3d, +2w, 明天 or 下周一.",
+            "“2026-02-30” is not a date: February 2026 has 28 days.",
             "Usage: /task add <title>",
         ),
         (

@@ -666,3 +666,53 @@ def test_kpi_reply_for_a_digest_says_nothing_new_in_one_line(
         "本周没有新动态：没有新建、完成或受阻的任务，也没有站会汇报或复盘记录。"
     )
     assert len(busy.lines) == len(kpi.METRICS)
+
+
+def _line(reply: Any, label: str) -> str:
+    return next(line for line in reply.text().splitlines() if line.startswith(label))
+
+
+@pytest.mark.parametrize("move", ["task start T-1", "task block T-1 vendor", "task reopen T-1"])
+def test_a_reopened_task_is_not_done_anywhere(chat: Chat, clock: Clock, move: str) -> None:
+    """Moving a done bug back (start, block via start, reopen) clears done_at: /kpi counts
+    no task done and the bug as open, not fixed, and its I people are told."""
+    chat.say("mei", "/task add Crash on save kind:bug")
+    chat.say("mei", "/raci T-1 I @li")
+    chat.say("mei", "/task done T-1")
+    clock.advance(minutes=5)
+    assert _line(chat.say("mei", "/kpi"), "Tasks done") == "Tasks done: 1 · no target"
+    if move.startswith("task block"):
+        chat.say("mei", "/task start T-1")
+        reply = chat.say("mei", f"/{move}")
+    else:
+        reply = chat.say("mei", f"/{move}")
+        assert [(n.platform_user_id, n.reason) for n in reply.notifications] == [("li", "i")]
+        status = "in progress" if "start" in move else "to do"
+        assert reply.notifications[0].reply.title.plain() == (
+            f"@mei reopened T-1: Crash on save — now {status}, no longer done."
+        )
+    assert reply.tone is not Tone.ERROR
+    assert chat.task(1).done_at is None
+    kpis = chat.say("mei", "/kpi")
+    assert _line(kpis, "Tasks done") == "Tasks done: 0 · no target"
+    assert _line(kpis, "Bug-fix rate") == "Bug-fix rate: 0% · target ≥ 95% ❌"
+
+
+def test_migration_0008_clears_done_at_of_tasks_that_are_not_done(chat: Chat) -> None:
+    """Rows written before the fix (done, then started: done_at kept) lose their done_at on
+    upgrade; done tasks keep theirs."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.migrate import alembic_config
+
+    chat.say("mei", "/task add Reopened")
+    chat.say("mei", "/task add Finished")
+    chat.say("mei", "/task done T-2")
+    done_at = chat.task(2).done_at
+    command.downgrade(alembic_config(chat.db), "0007")
+    with chat.db.engine.begin() as conn:
+        conn.execute(text("UPDATE task SET done_at = :at WHERE number = 1"), {"at": done_at})
+    command.upgrade(alembic_config(chat.db), "0008")
+    assert chat.task(1).done_at is None
+    assert chat.task(2).done_at == done_at

@@ -42,7 +42,7 @@ def test_milestone_needs_due_and_unique_name(chat: Chat) -> None:
 
 def test_milestone_late_is_flagged(chat: Chat) -> None:
     """An open milestone past its date is marked overdue in the list."""
-    chat.say("mei", "milestone add Old due:2025-11-01")
+    chat.say("mei", "milestone add Old due:2025-11-01 !")
     items = [i.plain() for i in chat.say("mei", "milestone list").items]
     assert items[0] == "Old · due 2025-11-01 (Sat) · 0/0 done (0%) · overdue"
 

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 import pytest
 
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, Choice, parse_date, parse_key, split_options, tokenize
+from commands.parsing import (
+    DAY_MONTH,
+    KIND,
+    MONTH_DAY,
+    PRIORITY,
+    TASK_OPTIONS,
+    Choice,
+    Quoted,
+    options_named,
+    parse_clock,
+    parse_date,
+    parse_key,
+    parse_zone,
+    read_date,
+    split_options,
+    tokenize,
+)
 
 # A Monday: "mon" and 周一 therefore mean the Monday of next week.
 TODAY = date(2026, 11, 23)
@@ -25,16 +41,19 @@ TODAY = date(2026, 11, 23)
         ("", []),
         ("   \u3000 ", []),
         ('task add "Write the SRS" @ana', ["task", "add", "Write the SRS", "@ana"]),
-        ("task add “修复 登录页” @li", ["task", "add", "修复 登录页", "@li"]),
-        ("task add 「月度 报告」", ["task", "add", "月度 报告"]),
+        ("task add “修复 登录页” @li", ["task", "add", "“修复 登录页”", "@li"]),
+        ("task add 「月度 报告」", ["task", "add", "「月度 报告」"]),
+        ("task add Fix “Save” button", ["task", "add", "Fix", "“Save”", "button"]),
+        ("« a b » ‘c’ 『d』", ["« a b »", "‘c’", "『d』"]),
+        ("x ms:“Beta 2” due:「周五」", ["x", "ms:Beta 2", "due:周五"]),
         ('task add x ms:"Beta 2" due:fri', ["task", "add", "x", "ms:Beta 2", "due:fri"]),
         ('a"b c"d e', ['a"b', 'c"d', "e"]),
         ('task add "Write the SRS', ["task", "add", "Write the SRS"]),
-        ("task add “never closed  here", ["task", "add", "never closed  here"]),
+        ("task add “never closed  here", ["task", "add", "“never", "closed", "here"]),
         ('task add ""', ["task", "add", ""]),
         ("task add don't panic", ["task", "add", "don't", "panic"]),
         ("task add 'two words'", ["task", "add", "'two", "words'"]),
-        ('“a "b" c”', ['a "b" c']),
+        ('“a "b" c”', ['“a "b" c”']),
     ],
     ids=[
         "spaces",
@@ -43,12 +62,15 @@ TODAY = date(2026, 11, 23)
         "empty",
         "only-space",
         "double-quotes",
-        "chinese-quotes",
-        "corner-brackets",
+        "chinese-quotes-kept",
+        "corner-brackets-kept",
+        "typographic-quotes-kept-in-a-title",
+        "other-typographic-pairs",
+        "typographic-quotes-after-an-option-colon",
         "quote-opens-mid-word",
         "quotes-mid-word-are-characters",
         "unclosed-double-quote",
-        "unclosed-chinese-quote",
+        "unpaired-typographic-quote-is-a-character",
         "empty-quotes",
         "apostrophe",
         "single-quotes-do-not-group",
@@ -169,13 +191,10 @@ def test_parse_date(raw: str, expected: date) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "2026-02-30",
         "2026-13-01",
         "13-01",
         "32-13",
-        "02-30",
-        "2月30日",
-        "2026年2月30日",
+        "13/13",
         "someday",
         "",
         "   ",
@@ -223,9 +242,14 @@ def test_parse_date_rejects(raw: str) -> None:
         (["周期:week"], {"period": "week"}, []),
         (["ms:a:b"], {"ms": "a:b"}, []),
         (["due: fri "], {"due": "fri"}, []),
-        (["foo:bar", "x"], {}, ["foo:bar", "x"]),
         (["http://example.com"], {}, ["http://example.com"]),
         (["12:30", ":fri", "due"], {}, ["12:30", ":fri", "due"]),
+        (["due:", "fri", "x"], {"due": "fri"}, ["x"]),
+        (["截止：", "明天"], {"due": "明天"}, []),
+        (["Note:", "call", "ana"], {}, ["Note:", "call", "ana"]),
+        (["注意：登录页", "10:30"], {}, ["注意：登录页", "10:30"]),
+        (["mailto:ana@example.com", "tel:+861234"], {}, ["mailto:ana@example.com", "tel:+861234"]),
+        ([Quoted("Re:Invoice")], {}, ["Re:Invoice"]),
     ],
     ids=[
         "nothing",
@@ -240,14 +264,57 @@ def test_parse_date_rejects(raw: str) -> None:
         "period-alias",
         "value-keeps-colons",
         "value-stripped",
-        "unknown-stays",
         "url-stays",
         "not-options",
+        "space-after-the-colon",
+        "space-after-a-chinese-colon",
+        "a-word-ending-in-a-colon-is-text",
+        "chinese-word-and-colon-is-text",
+        "links-are-text",
+        "quoted-is-text",
     ],
 )
 def test_split_options(tokens: list[str], options: dict[str, str], rest: list[str]) -> None:
     """split_options pulls known name:value options out and keeps the other words in order."""
     assert split_options(tokens) == (options, rest)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "option", "suggestion"),
+    [
+        (["Write", "FAQ", "dur:fri"], "dur", "due"),
+        (["pri:high"], "pri", "prio"),
+        (["Prioirty:high"], "Prioirty", "priority"),
+        (["milstone:Beta"], "milstone", "milestone"),
+        (["kinds:bug"], "kinds", "kind"),
+        (["dur:", "fri"], "dur", "due"),
+        (["优先:高"], "优先", "优先级"),
+        (["owner:ana"], "owner", None),
+        (["Re:Invoice"], "Re", None),
+    ],
+)
+def test_split_options_refuses_unknown_options(
+    tokens: list[str], option: str, suggestion: str | None
+) -> None:
+    """A word shaped like an option the command does not take is errors.unknown_option,
+    with the closest option it takes (by difflib's similarity) when one is close."""
+    with pytest.raises(CommandError) as caught:
+        split_options(tokens, options_named(*TASK_OPTIONS))
+    assert caught.value.key == "errors.unknown_option"
+    assert (caught.value.params["option"], caught.value.params["suggestion"]) == (
+        option,
+        suggestion,
+    )
+    assert caught.value.params["known"] == "due:, prio:, ms:, kind:"
+
+
+def test_split_options_takes_only_the_options_given() -> None:
+    """An option of another command is refused too: /task list takes ms: only."""
+    with pytest.raises(CommandError) as caught:
+        split_options(["due:fri"], options_named("ms"))
+    assert caught.value.params == {
+        "option": "due", "suggestion": None, "known": "ms:", "word": "due:fri",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -368,3 +435,106 @@ def test_quotes_inside_a_word_stay_as_typed() -> None:
     assert tokenize('task add <at user_id="all"></at> 全员') == [
         "task", "add", '<at', 'user_id="all"></at>', "全员",
     ]  # fmt: skip
+
+
+# -- clock times and zones ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("21:00", time(21, 0)),
+        ("09:30", time(9, 30)),
+        ("9:30", time(9, 30)),
+        ("9.30", time(9, 30)),
+        ("9am", time(9, 0)),
+        ("9AM", time(9, 0)),
+        ("9:30pm", time(21, 30)),
+        ("9p.m.", time(21, 0)),
+        ("12am", time(0, 0)),
+        ("12pm", time(12, 0)),
+        ("9点", time(9, 0)),
+        ("9点15", time(9, 15)),
+        ("9点15分", time(9, 15)),
+        ("上午9点", time(9, 0)),
+        ("下午3点半", time(15, 30)),
+        ("晚上8点一刻", time(20, 15)),
+        ("中午12点", time(12, 0)),
+        ("中午1点", time(13, 0)),
+        ("下午15点", time(15, 0)),
+    ],
+)
+def test_parse_clock(raw: str, expected: time) -> None:
+    """One reader for times of day: 24-hour, am/pm, and Chinese 点 with 上午/下午/半/一刻."""
+    assert parse_clock(raw, option="time") == expected
+
+
+@pytest.mark.parametrize("raw", ["9", "25:00", "9:60", "13pm", "0am", "noon", "", "9点61分"])
+def test_parse_clock_rejects(raw: str) -> None:
+    """A bare number, an impossible hour or minute, or words are errors.bad_time."""
+    with pytest.raises(CommandError) as caught:
+        parse_clock(raw, option="time")
+    assert (caught.value.key, caught.value.params) == (
+        "errors.bad_time",
+        {"option": "time", "value": raw},
+    )
+
+
+def test_parse_zone_is_case_blind_and_refuses_unknown_zones() -> None:
+    """`asia/shanghai` is Asia/Shanghai; an unknown name is errors.bad_timezone."""
+    assert (parse_zone("asia/shanghai"), parse_zone("UTC")) == ("Asia/Shanghai", "UTC")
+    with pytest.raises(CommandError) as caught:
+        parse_zone("Mars/Base")
+    assert caught.value.key == "errors.bad_timezone"
+
+
+@pytest.mark.parametrize(
+    ("raw", "month", "year", "days"),
+    [
+        ("2026-02-30", 2, 2026, 28),
+        ("2028-02-30", 2, 2028, 29),
+        ("02-30", 2, None, 29),
+        ("2月30日", 2, None, 29),
+        ("2026年4月31日", 4, 2026, 30),
+        ("31/4", 4, None, 30),
+    ],
+)
+def test_a_day_the_month_does_not_have_says_so(
+    raw: str, month: int, year: int | None, days: int
+) -> None:
+    """2026-02-30 is errors.bad_day: February 2026 has 28 days."""
+    with pytest.raises(CommandError) as caught:
+        read_date(raw, today=TODAY, order=DAY_MONTH)
+    assert (caught.value.key, caught.value.params) == (
+        "errors.bad_day",
+        {"value": raw, "month": month, "year": year, "days": days},
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "order", "expected", "ambiguous"),
+    [
+        ("05/12", DAY_MONTH, date(2026, 12, 5), True),
+        ("05/12", MONTH_DAY, date(2027, 5, 12), True),
+        ("5.12", DAY_MONTH, date(2026, 12, 5), True),
+        ("5.12.", DAY_MONTH, date(2026, 12, 5), True),
+        ("24/12", MONTH_DAY, date(2026, 12, 24), False),
+        ("12/24", DAY_MONTH, date(2026, 12, 24), False),
+        ("3/3", DAY_MONTH, date(2027, 3, 3), False),
+        ("12-01", DAY_MONTH, date(2026, 12, 1), False),
+        ("12-01", MONTH_DAY, date(2026, 12, 1), False),
+        ("2026-12-05", DAY_MONTH, date(2026, 12, 5), False),
+        ("fri", DAY_MONTH, date(2026, 11, 27), False),
+    ],
+)
+def test_read_date_follows_the_order_and_says_when_it_could_mean_two_days(
+    raw: str, order: str, expected: date, ambiguous: bool
+) -> None:
+    """Slash and dot forms are read in the locale's order; 12-01 is ISO month-day always."""
+    assert read_date(raw, today=TODAY, order=order) == (expected, ambiguous)
+
+
+def test_a_day_without_a_year_counts_today() -> None:
+    """On 1 December, 12-01 is today, not a year away; on 2 December it is next year's."""
+    assert parse_date("12-01", today=date(2026, 12, 1)) == date(2026, 12, 1)
+    assert parse_date("12-01", today=date(2026, 12, 2)) == date(2027, 12, 1)

@@ -19,7 +19,7 @@ from commands.i18n import Catalog
 from commands.types import Post
 from schedules.engine import Engine
 from storage.db import Database
-from storage.models import RaciAssignment, ScheduleRun, StandupReport, Task
+from storage.models import RaciAssignment, ScheduleRun, StandupConfig, StandupReport, Task
 from tests.chat import Chat
 from tests.clock_support import Outbox, at
 from tests.conftest import Clock
@@ -290,7 +290,7 @@ async def test_answers_are_editable_until_the_cutoff_part_by_part(
 @pytest.mark.parametrize(
     ("text", "answer"),
     [
-        ("standup config time:25:00", "“25:00” is not a time for time: use hh:mm, 24-hour, like 09:30."),
+        ("standup config time:25:00", "“25:00” is not a time for time: use 09:30, 21:00, 9am, 9:30pm or 下午3点半."),
         ("standup config tz:Mars/Base", "“Mars/Base” is not a time zone: use a name like Asia/Shanghai, Europe/Berlin or UTC."),
         ("standup config calendar:jp", "“jp” is not a calendar: use none | cn."),
         ("standup config time:10:00 cutoff:09:00", "The cutoff (09:00) must be after the start (10:00) on the same day. Nothing was changed."),
@@ -315,6 +315,30 @@ def test_only_admins_configure_and_anyone_answers(chat: Chat, clock: Clock) -> N
     assert chat.say("mei", CONFIG).tone.value == "success"
     assert chat.say("ana", "standup t: work").tone.value == "success"
     assert chat.say("ana", "standup off").tone.value == "error"
+
+
+def _when(chat: Chat) -> str:
+    with Session(chat.db.engine) as session:
+        config = session.exec(select(StandupConfig)).one()
+        return f"{config.at:%H:%M}-{config.cutoff:%H:%M}"
+
+
+def test_changing_the_time_keeps_a_cutoff_chosen_earlier(chat: Chat) -> None:
+    """`/standup config time:` keeps the cutoff; only a start at or past it moves it to the
+    default (start + 1 h); an explicit cutoff before the start is refused."""
+    chat.say("mei", "standup config time:09:30 cutoff:11:00")
+    chat.say("mei", "standup config time:09:00")
+    assert _when(chat) == "09:00-11:00"
+    reply = chat.say("mei", "standup config time:08:30 tz:Asia/Shanghai")
+    assert _when(chat) == "08:30-11:00"
+    assert "08:30" in reply.fields[0].value.plain()
+    chat.say("mei", "standup config time:11:30")
+    assert _when(chat) == "11:30-12:30"
+    refused = chat.say("mei", "standup config time:10:00 cutoff:09:00")
+    assert refused.title.plain() == (
+        "The cutoff (09:00) must be after the start (10:00) on the same day. Nothing was changed."
+    )
+    assert _when(chat) == "11:30-12:30"
 
 
 # -- downtime and restarts --------------------------------------------------------------------
@@ -407,6 +431,24 @@ async def test_one_failing_channel_does_not_stop_the_others(
 
 
 # -- digests, milestone alerts, nudges ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("digest weekly monday 9am", "every Monday at 09:00 (UTC), covering the last 7 days"),
+        ("digest weekly 周五 下午3点半", "every Friday at 15:30 (UTC), covering the last 7 days"),
+        (
+            "digest daily 9:30pm tz:asia/shanghai",
+            "every day at 21:30 (Asia/Shanghai), covering the last 24 hours",
+        ),
+    ],
+)
+def test_digest_times_read_like_people_write_them(chat: Chat, text: str, when: str) -> None:
+    """`/digest weekly monday 9am` and its kin are schedules, read by the one clock reader."""
+    reply = chat.say("mei", text)
+    assert reply.tone.value == "success"
+    assert reply.fields[0].value.plain() == when
 
 
 async def test_weekly_digest_posts_kpis_and_a_burndown_png(
