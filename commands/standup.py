@@ -104,6 +104,8 @@ def has_blocker(text: str) -> bool:
 
 
 def answer(ctx: Ctx, args: Args) -> Reply:
+    if not args.words and _config_or_none(ctx) is None:
+        return _none_yet(ctx)
     config = _config(ctx, lock=bool(args.words))
     tz = ZoneInfo(config.timezone)
     local = ctx.now.astimezone(tz)
@@ -180,14 +182,24 @@ def _report_fields(catalog: Catalog, locale: str, report: StandupReport) -> tupl
 def _config(ctx: Ctx, *, lock: bool = False) -> StandupConfig:
     """The channel's standup; `lock` holds its row, so one person's answers sent at once
     (a double submit) queue and merge into one report instead of racing to insert it."""
+    config = _config_or_none(ctx, lock=lock)
+    if config is None:
+        raise CommandError("standup_not_configured")
+    return config
+
+
+def _config_or_none(ctx: Ctx, *, lock: bool = False) -> StandupConfig | None:
     assert ctx.binding.id is not None
     query = select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     config = ctx.session.exec(query).first()
-    if config is None or not config.enabled:
-        raise CommandError("standup_not_configured")
-    return config
+    return config if config is not None and config.enabled else None
+
+
+def _none_yet(ctx: Ctx) -> Reply:
+    """A question about a standup that does not exist is answered, not refused."""
+    return Reply(title=ctx.t("standup.none_yet"), lines=(ctx.t("standup.none_how"),))
 
 
 def parse_clock(raw: str, *, option: str) -> time:
@@ -309,7 +321,9 @@ def off(ctx: Ctx, args: Args) -> Reply:
 def status(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
-    config = _config(ctx)
+    config = _config_or_none(ctx)
+    if config is None:
+        return _none_yet(ctx)
     day = ctx.now.astimezone(ZoneInfo(config.timezone)).date()
     roll = roll_call(ctx.session, config=config, day=day, now=ctx.now)
     people = ctx.people(roll.answered + roll.missing + roll.away)

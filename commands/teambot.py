@@ -51,6 +51,9 @@ def make_help(registry: Callable[[], Registry]) -> Callable[[Ctx, Args], Reply]:
 
 
 def lang(ctx: Ctx, args: Args) -> Reply:
+    if not args.words:  # a question anyone may ask: which language, and how to change it
+        return Reply(title=ctx.t("teambot.lang_is", chosen=bool(ctx.project.locale)))
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
     if len(args.words) != 1 or args.words[0].lower() not in _LANG_WORDS:
         raise CommandError("bad_choice", option="lang", value=args.rest(), allowed=list(LOCALES))
     ctx.project.locale = _LANG_WORDS[args.words[0].lower()]
@@ -71,6 +74,13 @@ _LANG_WORDS = {
 
 
 def timezone(ctx: Ctx, args: Args) -> Reply:
+    if not args.words:
+        now = ctx.now.astimezone(ctx.tz).strftime("%H:%M")
+        return Reply(
+            title=ctx.t("teambot.tz_is", tz=ctx.project.timezone, today=ctx.today, now=now),
+            lines=(ctx.t("teambot.tz_how"),),
+        )
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
     if len(args.words) != 1:
         raise CommandError("bad_timezone", value=args.rest())
     name = args.words[0]
@@ -169,18 +179,16 @@ def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
             "teambot",
             "lang",
             lang,
-            "/teambot lang en|zh",
-            ("/teambot lang zh",),
-            permission=Permission.ADMIN,
+            "/teambot lang [en|zh]",
+            ("/teambot lang zh", "/teambot lang"),
             aliases=("language", "语言"),
         ),
         CommandSpec(
             "teambot",
             "tz",
             timezone,
-            "/teambot tz <zone>",
-            ("/teambot tz Asia/Shanghai",),
-            permission=Permission.ADMIN,
+            "/teambot tz [<zone>]",
+            ("/teambot tz Asia/Shanghai", "/teambot tz"),
             aliases=("timezone", "时区"),
         ),
         CommandSpec(
