@@ -585,7 +585,7 @@ def test_only_the_facilitator_or_an_admin_may_close(chat: Chat) -> None:
     assert error(denied) == (
         "Only the retro's facilitator (@ana) or a project admin can close it. Nothing was changed."
     )
-    assert lines(denied) == ["Usage: /retro close", "Example: /retro close"]
+    assert lines(denied) == []
     assert snapshot(chat.db) == before
     reply = chat.say("mei", "retro close")
     assert reply.tone is Tone.SUCCESS
@@ -603,17 +603,10 @@ def test_facilitator_may_close_without_being_admin(chat: Chat) -> None:
 # -- no open retro ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("command", "usage"),
-    [
-        ("retro add well nice", "/retro add well|improve|idea|action <text> [@owner]"),
-        ("retro vote 1", "/retro vote <n>"),
-        ("retro close", "/retro close"),
-    ],
-)
-def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str, usage: str) -> None:
-    """add, vote and close need an open retro; the error says how to start one (a bare
-    `/retro` or `/retro list` is a question: tests/test_help_and_errors.py)."""
+@pytest.mark.parametrize("command", ["retro add well nice", "retro vote 1", "retro close"])
+def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str) -> None:
+    """add, vote and close need an open retro; the error says how to start one, and no
+    usage (a bare `/retro` or `/retro list` is a question: tests/test_help_and_errors.py)."""
     chat.say("mei", "retro start Old")
     chat.say("mei", "retro close")
     before = snapshot(chat.db)
@@ -621,7 +614,7 @@ def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str, u
     assert error(reply) == (
         "There is no open retro in this project. Start one: /retro start [title] [anon]"
     )
-    assert lines(reply)[0] == f"Usage: {usage}"
+    assert lines(reply) == []
     assert snapshot(chat.db) == before
 
 
