@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from sqlmodel import Session, select
+
 from commands.types import Mention, Rich, Tone, Visibility
+from storage.models import StandupAway
 from tests.chat import Chat, snapshot
+from tests.conftest import Clock
 
 
 def _lines(rich: tuple[Rich, ...]) -> list[str]:
@@ -200,4 +206,40 @@ def test_refusals_name_who_can_help_as_mentions(chat: Chat) -> None:
     chat.say("mei", "teambot lang zh")
     assert _error(chat, "/teambot tz UTC", user="ana")[0] == (
         "只有项目管理员可以这样做：@mei、@a1、@a2等 5 人。没有做任何更改。"
+    )
+
+
+def test_leave_can_be_cancelled_and_past_leave_is_refused(chat: Chat, clock: Clock) -> None:
+    """`away off` cancels all leave ahead (days already taken stay recorded), `away off
+    <date>` the leave covering that day, `cancel`/`取消` too; leave in the past is refused."""
+    assert _error(chat, "/standup away 2026-11-20") == (
+        "Leave cannot start in the past (2026-11-20 (Fri); today is 2026-11-23 (Mon)): "
+        "standups already held are not counted again. Nothing was saved.",
+        [],
+    )
+    chat.say("mei", "/standup away 2026-11-23 2026-11-25")
+    chat.say("mei", "/standup away 2026-12-01 2026-12-02")
+    chat.say("mei", "/standup away 2026-12-10")
+    clock.advance(days=1)  # Tuesday: the first leave has begun
+    one = chat.say("mei", "/standup away off 2026-12-02")
+    assert (one.tone, one.title.plain(), _lines(one.items)) == (
+        Tone.SUCCESS,
+        "Leave cancelled (1): you will be expected at standups on these days again.",
+        ["2026-12-01 (Tue) – 2026-12-02 (Wed)"],
+    )
+    assert _error(chat, "/standup away off 2026-11-23")[0] == (
+        "2026-11-23 (Mon) is past (today is 2026-11-24 (Tue)): leave already taken stays "
+        "recorded. Nothing was changed."
+    )
+    assert _error(chat, "/standup away off 2026-12-05") == (
+        "You have no leave on 2026-12-05 (Sat). Your leave ahead: /standup away",
+        [],
+    )
+    rest = chat.say("mei", "/standup away cancel")
+    assert _lines(rest.items) == ["2026-11-24 (Tue) – 2026-11-25 (Wed)", "2026-12-10 (Thu)"]
+    with Session(chat.db.engine) as session:
+        kept = [(a.start, a.end) for a in session.exec(select(StandupAway)).all()]
+    assert kept == [(date(2026, 11, 23), date(2026, 11, 23))]  # Monday stays taken
+    assert chat.say("mei", "/standup away 取消").title.plain() == (
+        "You have no leave ahead to cancel. Add some: /standup away <from> [<to>]"
     )
