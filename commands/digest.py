@@ -119,8 +119,8 @@ def show(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
     config = _config(ctx)
-    if config is None:
-        raise CommandError("digest_not_configured")
+    if config is None:  # a question, answered kindly
+        return Reply(title=ctx.t("digest.none_yet"), lines=(ctx.t("digest.none_how"),))
     return Reply(title=ctx.t("digest.show_title"), fields=_fields(ctx, config))
 
 

@@ -51,6 +51,20 @@ def allowed(
     raise AssertionError(permission)
 
 
+def who_may(
+    permission: Permission, *, task: Task | None, roles: dict[str, list[int]] | None
+) -> list[int]:
+    """Besides the admins, the members a refusal can name as able to help: for a task,
+    its creator, R and A (TASK_EDIT) or its A, else its creator (TASK_RACI)."""
+    if task is None or roles is None or permission in (Permission.MEMBER, Permission.ADMIN):
+        return []
+    if permission is Permission.TASK_RACI:
+        found = roles[Role.A.value] or [task.creator_id]
+    else:
+        found = [task.creator_id, *roles[Role.R.value], *roles[Role.A.value]]
+    return list(dict.fromkeys(found))
+
+
 def authorize(
     permission: Permission,
     *,
@@ -61,4 +75,7 @@ def authorize(
 ) -> None:
     """Raise the user-facing refusal when `allowed` says no."""
     if not allowed(permission, member_id=member_id, is_admin=is_admin, task=task, roles=roles):
-        raise CommandError("denied", need=permission.value)
+        # Who can help is named by the router, which has the session to look them up.
+        raise CommandError(
+            "denied", need=permission.value, people=[], people_more=0, admins=[], admins_more=0
+        )

@@ -206,7 +206,9 @@ def add(ctx: Ctx, args: Args) -> Reply:
 def list_(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
-    retro = _open(ctx)
+    retro = repo.find_retro(ctx.session, project_id=ctx.project_id, status=RetroStatus.OPEN.value)
+    if retro is None:  # a question, answered kindly
+        return Reply(title=ctx.t("retro.none_open"), lines=(ctx.t("retro.none_how"),))
     assert retro.id is not None
     notes = repo.retro_notes(ctx.session, retro_id=retro.id)
     mine = repo.retro_votes_of(ctx.session, retro_id=retro.id, member_id=ctx.member_id)

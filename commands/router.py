@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from commands.context import Ctx
-from commands.errors import CommandError, Confirm
+from commands.errors import STATE_ERRORS, CommandError, Confirm
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
 from commands.parsing import (
     CONTROL,
@@ -32,8 +32,9 @@ from commands.parsing import (
     parse_key,
     tokenize,
 )
-from commands.permissions import Permission, authorize
+from commands.permissions import Permission, authorize, who_may
 from commands.registry import Args, CommandSpec, Registry, Target
+from commands.teambot import group_names
 from commands.types import Button, Inbound, Mirror, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.db import Database
@@ -45,6 +46,7 @@ MAX_TEXT = 4000
 UMBRELLA = "teambot"
 UNKNOWN = "unknown"  # the command label of text that names no command
 HELP_WORDS = {"help", "?", "帮助", "h"}
+MAX_NAMED = 3  # people a refusal names as able to help, of each kind, before "and N more"
 # A command whose transaction lost a race (a unique key taken by a concurrent command, a
 # deadlock) runs again from the start, seeing what the winner committed; a database
 # locked by another writer is waited for this long in all.
@@ -215,6 +217,9 @@ class Router:
             return UNKNOWN
 
     def error_reply(self, err: CommandError, locale: str) -> Reply:
+        """The message; then what helps to write the command right, when something does:
+        a group's commands for a word it does not know, the usage of the command meant
+        (its example when that shows more), nothing after a state error."""
         if isinstance(err, Confirm):
             button = Button(self.catalog.text(locale, err.button), err.retry, "confirm", "primary")
             return Reply(
@@ -225,10 +230,11 @@ class Router:
             )
         lines: tuple[Rich, ...] = ()
         spec = self.registry.specs.get(err.command) if err.command else None
-        if spec is not None:
-            lines = self.catalog.lines(
-                locale, "errors.usage", usage=spec.usage, example=spec.examples[0]
-            )
+        if err.command in self.registry.groups:
+            lines = group_names(self.catalog, locale, self.registry, err.command)
+        elif spec is not None and err.key not in STATE_ERRORS:
+            example = spec.examples[0] if spec.examples[0] != spec.usage else None
+            lines = self.catalog.lines(locale, "errors.usage", usage=spec.usage, example=example)
         return Reply(
             title=self.catalog.text(locale, err.key, **err.params),
             lines=lines,
@@ -261,6 +267,8 @@ class Router:
             except CommandError as err:
                 if err.command is None:
                     err.command = spec.id
+                if err.key == "errors.denied" and not err.params.get("admins"):
+                    self._name_who_may(ctx, err)
                 raise
             return self._mirrored(ctx, reply)
 
@@ -287,9 +295,8 @@ class Router:
             rest = rest[1:]
         if group is None:
             closest = self.registry.closest(words)
-            raise CommandError(
-                "unknown_command", word=words[0], command=closest.id if closest else "teambot.help"
-            )
+            near = closest.id if closest else self.registry.closest_group(words[0])
+            raise CommandError("unknown_command", word=words[0], command=near or "teambot.help")
         if rest:
             spec = self.registry.lookup(group, rest[0])
             if spec is not None:
@@ -297,20 +304,39 @@ class Router:
         fallback = self.registry.groups[group].fallback
         name = fallback(rest) if fallback else None
         if name is None:
-            closest = self.registry.closest([group, *rest[:1]], group=group) if rest else None
-            first = self.registry.first_of(group)
-            target = closest if closest and closest.group == group else first
-            if rest:
+            if rest:  # the command meant, when one is close; else what the group can do
+                closest = self.registry.closest(rest[:1], group=group)
                 raise CommandError(
                     "unknown_subcommand",
                     group=group,
                     word=rest[0],
-                    command=target.id if target else None,
+                    command=closest.id if closest else group,
                 )
-            raise CommandError(
-                "missing_subcommand", group=group, command=target.id if target else None
-            )
+            help_ = self.registry.lookup(UMBRELLA, "help")
+            if help_ is not None:  # a bare group: its help
+                return help_, [group]
+            raise CommandError("missing_subcommand", group=group, command=group)
         return self.registry.specs[f"{group}.{name}"], rest
+
+    def _name_who_may(self, ctx: Ctx, err: CommandError) -> None:
+        """A refusal says who can help: the task's people (for a task) and the admins,
+        as mentions, a few of each and how many more."""
+        task = ctx.task
+        roles = None
+        if task is not None and task.id is not None:
+            roles = repo.raci_of(ctx.session, task_ids=[task.id])[task.id]
+        people = who_may(Permission(err.params["need"]), task=task, roles=roles)
+        admins = [
+            m for m in sorted(repo.admin_ids(ctx.session, project_id=ctx.project_id))
+            if m not in people
+        ]  # fmt: skip
+        named = ctx.people([*people[:MAX_NAMED], *admins[:MAX_NAMED]])
+        err.params.update(
+            people=[named[m] for m in people[:MAX_NAMED] if m in named],
+            people_more=max(0, len(people) - MAX_NAMED),
+            admins=[named[m] for m in admins[:MAX_NAMED] if m in named],
+            admins_more=max(0, len(admins) - MAX_NAMED),
+        )
 
     def _context(self, session: Session, inbound: Inbound) -> Ctx:
         """Who asks where: one query for a known channel and member; on first use the

@@ -79,6 +79,7 @@ _LABEL = re.compile(
     r"(?:^|(?<=\s))(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + r")\s*:",
     re.IGNORECASE,
 )
+CANCEL_WORDS = {"off", "cancel", "取消", "撤销"}  # `/standup away off [date]`
 _NONE = {"", "none", "no", "n/a", "-", "—", "无", "没有", "暂无"}
 
 
@@ -103,6 +104,8 @@ def has_blocker(text: str) -> bool:
 
 
 def answer(ctx: Ctx, args: Args) -> Reply:
+    if not args.words and _config_or_none(ctx) is None:
+        return _none_yet(ctx)
     config = _config(ctx, lock=bool(args.words))
     tz = ZoneInfo(config.timezone)
     local = ctx.now.astimezone(tz)
@@ -179,14 +182,24 @@ def _report_fields(catalog: Catalog, locale: str, report: StandupReport) -> tupl
 def _config(ctx: Ctx, *, lock: bool = False) -> StandupConfig:
     """The channel's standup; `lock` holds its row, so one person's answers sent at once
     (a double submit) queue and merge into one report instead of racing to insert it."""
+    config = _config_or_none(ctx, lock=lock)
+    if config is None:
+        raise CommandError("standup_not_configured")
+    return config
+
+
+def _config_or_none(ctx: Ctx, *, lock: bool = False) -> StandupConfig | None:
     assert ctx.binding.id is not None
     query = select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     config = ctx.session.exec(query).first()
-    if config is None or not config.enabled:
-        raise CommandError("standup_not_configured")
-    return config
+    return config if config is not None and config.enabled else None
+
+
+def _none_yet(ctx: Ctx) -> Reply:
+    """A question about a standup that does not exist is answered, not refused."""
+    return Reply(title=ctx.t("standup.none_yet"), lines=(ctx.t("standup.none_how"),))
 
 
 def configure(ctx: Ctx, args: Args) -> Reply:
@@ -296,7 +309,9 @@ def off(ctx: Ctx, args: Args) -> Reply:
 def status(ctx: Ctx, args: Args) -> Reply:
     if args.words:
         raise CommandError("unexpected_words", value=args.rest())
-    config = _config(ctx)
+    config = _config_or_none(ctx)
+    if config is None:
+        return _none_yet(ctx)
     day = ctx.now.astimezone(ZoneInfo(config.timezone)).date()
     roll = roll_call(ctx.session, config=config, day=day, now=ctx.now)
     people = ctx.people(roll.answered + roll.missing + roll.away)
@@ -331,10 +346,14 @@ def away(ctx: Ctx, args: Args) -> Reply:
         )
     if len(words) > 2:
         raise CommandError("unexpected_words", value=" ".join(words[2:]))
+    if words[0].lower() in CANCEL_WORDS:
+        return _cancel_away(ctx, words[1:])
     start = parse_date(words[0], today=ctx.today)
     end = parse_date(words[1], today=ctx.today) if len(words) == 2 else start
     if end < start:
         raise CommandError("away_backwards", start=start, end=end)
+    if start < ctx.today:  # standups already held are not counted again
+        raise CommandError("away_past", start=start, today=ctx.today)
     if (end - start).days >= MAX_AWAY_DAYS:
         raise CommandError("away_too_long", limit=MAX_AWAY_DAYS)
     ctx.session.add(
@@ -347,6 +366,42 @@ def away(ctx: Ctx, args: Args) -> Reply:
         )
     )
     return Reply(title=ctx.t("standup.away_saved", start=start, end=end), tone=Tone.SUCCESS)
+
+
+def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
+    """`away off`: all your leave from today on; `away off <date>`: the leave covering that
+    day. Days already past stay recorded (they were not counted missing): leave that has
+    begun is cut to end yesterday, leave ahead is removed."""
+    query = select(StandupAway).where(
+        StandupAway.project_id == ctx.project_id,
+        StandupAway.member_id == ctx.member_id,
+        col(StandupAway.end) >= ctx.today,
+    )
+    if words:
+        day = parse_date(words[0], today=ctx.today)
+        if day < ctx.today:
+            raise CommandError("away_past_cancel", day=day, today=ctx.today)
+        query = query.where(col(StandupAway.start) <= day, col(StandupAway.end) >= day)
+    leave = ctx.session.exec(query.order_by(col(StandupAway.start))).all()
+    if not leave:
+        if words:
+            raise CommandError("away_none_on", day=day)
+        return Reply(title=ctx.t("standup.away_none_to_cancel"))
+    cancelled = []
+    for away_ in leave:
+        cancelled.append(
+            ctx.t("standup.away_item", start=max(away_.start, ctx.today), end=away_.end)
+        )
+        if away_.start < ctx.today:
+            away_.end = ctx.today - timedelta(days=1)
+            ctx.session.add(away_)
+        else:
+            ctx.session.delete(away_)
+    return Reply(
+        title=ctx.t("standup.away_cancelled", count=len(cancelled)),
+        items=tuple(cancelled),
+        tone=Tone.SUCCESS,
+    )
 
 
 def blocker_task(ctx: Ctx, args: Args) -> Reply:
@@ -631,8 +686,8 @@ SPECS = [
         "standup",
         "away",
         away,
-        "/standup away <from> [<to>]",
-        ("/standup away 2026-12-07 2026-12-11", "/standup away 明天"),
+        "/standup away <from> [<to>] | away off [<date>]",
+        ("/standup away 2026-12-07 2026-12-11", "/standup away 明天", "/standup away off"),
         aliases=("请假",),
     ),
     CommandSpec(

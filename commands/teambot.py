@@ -8,10 +8,10 @@ from commands import link
 from commands.common import join_people, take_people
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.i18n import LOCALES
+from commands.i18n import LOCALES, Catalog
 from commands.parsing import parse_zone
 from commands.permissions import Permission, authorize
-from commands.registry import Args, CommandSpec, Registry
+from commands.registry import TOPICS, Args, CommandSpec, Registry
 from commands.types import Field, Reply, Rich, Tone, Visibility
 from storage import export, repo
 
@@ -39,18 +39,51 @@ def make_help(registry: Callable[[], Registry]) -> Callable[[Ctx, Args], Reply]:
                 items=tuple(ctx.t("common.value", value=e) for e in spec.examples),
                 footer=(ctx.t("help.examples_hint"),),
             )
-        specs = reg.in_group(group) if group else list(reg.specs.values())
-        items = tuple(ctx.t("help.item", usage=s.usage, id=s.id) for s in specs)
-        return Reply(
-            title=ctx.t("help.title", group=group),
-            items=items,
-            footer=ctx.t_lines("help.footer"),
-        )
+        if group:
+            return group_help(ctx.catalog, ctx.locale, reg, group)
+        return overview(ctx.catalog, ctx.locale, reg)
 
     return help_
 
 
+def overview(catalog: Catalog, locale: str, reg: Registry) -> Reply:
+    """`/teambot help`: one line per thing people do, naming its commands."""
+    items = []
+    for topic in TOPICS:
+        groups = [
+            (g.name, [s.name for s in reg.in_group(g.name)])
+            for g in reg.groups.values()
+            if g.topic == topic
+        ]
+        if groups:
+            items.append(catalog.text(locale, "help.topic", topic=topic, groups=groups))
+    return Reply(
+        title=catalog.text(locale, "help.title", group=None),
+        items=tuple(items),
+        footer=catalog.lines(locale, "help.footer"),
+    )
+
+
+def group_help(catalog: Catalog, locale: str, reg: Registry, group: str) -> Reply:
+    """`/teambot help task`, and a bare `/task`: the group's commands, one line each."""
+    specs = reg.in_group(group)
+    return Reply(
+        title=catalog.text(locale, "help.group_title", group=group, topic=reg.groups[group].topic),
+        items=tuple(catalog.text(locale, "help.item", usage=s.usage, id=s.id) for s in specs),
+        footer=(catalog.text(locale, "help.group_footer", example=f"{group} {specs[0].name}"),),
+    )
+
+
+def group_names(catalog: Catalog, locale: str, reg: Registry, group: str) -> tuple[Rich, ...]:
+    """The group's help in two lines, for an error about a word it does not know."""
+    names = [s.name for s in reg.in_group(group)]
+    return catalog.lines(locale, "help.group_short", group=group, names=names)
+
+
 def lang(ctx: Ctx, args: Args) -> Reply:
+    if not args.words:  # a question anyone may ask: which language, and how to change it
+        return Reply(title=ctx.t("teambot.lang_is", chosen=bool(ctx.project.locale)))
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
     if len(args.words) != 1 or args.words[0].lower() not in _LANG_WORDS:
         raise CommandError("bad_choice", option="lang", value=args.rest(), allowed=list(LOCALES))
     ctx.project.locale = _LANG_WORDS[args.words[0].lower()]
@@ -71,6 +104,13 @@ _LANG_WORDS = {
 
 
 def timezone(ctx: Ctx, args: Args) -> Reply:
+    if not args.words:
+        now = ctx.now.astimezone(ctx.tz).strftime("%H:%M")
+        return Reply(
+            title=ctx.t("teambot.tz_is", tz=ctx.project.timezone, today=ctx.today, now=now),
+            lines=(ctx.t("teambot.tz_how"),),
+        )
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
     if len(args.words) != 1:
         raise CommandError("bad_timezone", value=args.rest())
     name = parse_zone(args.words[0])
@@ -165,18 +205,16 @@ def specs(registry: Callable[[], Registry]) -> list[CommandSpec]:
             "teambot",
             "lang",
             lang,
-            "/teambot lang en|zh",
-            ("/teambot lang zh",),
-            permission=Permission.ADMIN,
+            "/teambot lang [en|zh]",
+            ("/teambot lang zh", "/teambot lang"),
             aliases=("language", "语言"),
         ),
         CommandSpec(
             "teambot",
             "tz",
             timezone,
-            "/teambot tz <zone>",
-            ("/teambot tz Asia/Shanghai",),
-            permission=Permission.ADMIN,
+            "/teambot tz [<zone>]",
+            ("/teambot tz Asia/Shanghai", "/teambot tz"),
             aliases=("timezone", "时区"),
         ),
         CommandSpec(

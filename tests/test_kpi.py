@@ -642,7 +642,7 @@ def test_kpi_targets_set_list_remove_and_refuse(chat: Chat) -> None:
         reply = chat.say("mei", text)
         assert (reply.title.plain(), reply.tone) == (message, Tone.ERROR), text
     denied = chat.say("ana", "/kpi target bugfix>=50%")
-    assert denied.title.plain() == "Only project admins can do that. Nothing was changed."
+    assert denied.title.plain() == "Only project admins can do that: @mei. Nothing was changed."
     assert chat.say("ana", "/kpi target").items[0].plain() == "Bug-fix rate (bugfix): ≥ 90%"
 
 

@@ -48,15 +48,18 @@ def test_milestone_late_is_flagged(chat: Chat) -> None:
 
 
 def test_help_lists_every_command_and_one_in_detail(chat: Chat) -> None:
-    """Help lists all commands from their specs; `help task add` gives usage and examples."""
-    everything = chat.say("ana", "/teambot help")
+    """Help by group lists its commands from their specs; `help task add` gives usage and
+    examples (the overview: tests/test_help_and_errors.py)."""
+    everything = chat.say("ana", "/teambot help task")
     assert everything.visibility is Visibility.EPHEMERAL
     usages = [i.plain().split(" — ")[0] for i in everything.items]
     assert (
         "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>] [kind:bug|task|risk]"
         in usages
     )
-    assert "/raci matrix [ms:<milestone>]" in usages
+    assert "/raci matrix [ms:<milestone>]" in [
+        i.plain().split(" — ")[0] for i in chat.say("ana", "/teambot help raci").items
+    ]
     one = chat.say("ana", "help task add")
     assert one.title.plain().startswith("/task add <title>")
     assert [i.plain() for i in one.items] == [
@@ -157,7 +160,7 @@ def test_export_is_for_admins_and_takes_csv_or_json(chat: Chat) -> None:
     """A non-admin is refused; an unknown format gets the usage."""
     chat.say("mei", "task add first")
     denied = chat.say("ana", "/teambot export csv")
-    assert denied.title.plain() == "Only project admins can do that. Nothing was changed."
+    assert denied.title.plain() == "Only project admins can do that: @mei. Nothing was changed."
     wrong = chat.say("mei", "/teambot export xlsx")
     assert wrong.tone is Tone.ERROR
     assert wrong.title.plain() == "“xlsx” is not a valid format: use csv, json."

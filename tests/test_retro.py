@@ -585,7 +585,7 @@ def test_only_the_facilitator_or_an_admin_may_close(chat: Chat) -> None:
     assert error(denied) == (
         "Only the retro's facilitator (@ana) or a project admin can close it. Nothing was changed."
     )
-    assert lines(denied) == ["Usage: /retro close", "Example: /retro close"]
+    assert lines(denied) == []
     assert snapshot(chat.db) == before
     reply = chat.say("mei", "retro close")
     assert reply.tone is Tone.SUCCESS
@@ -603,18 +603,10 @@ def test_facilitator_may_close_without_being_admin(chat: Chat) -> None:
 # -- no open retro ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("command", "usage"),
-    [
-        ("retro add well nice", "/retro add well|improve|idea|action <text> [@owner]"),
-        ("retro list", "/retro list"),
-        ("retro vote 1", "/retro vote <n>"),
-        ("retro close", "/retro close"),
-        ("retro", "/retro list"),
-    ],
-)
-def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str, usage: str) -> None:
-    """add, list, vote and close need an open retro; the error says how to start one."""
+@pytest.mark.parametrize("command", ["retro add well nice", "retro vote 1", "retro close"])
+def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str) -> None:
+    """add, vote and close need an open retro; the error says how to start one, and no
+    usage (a bare `/retro` or `/retro list` is a question: tests/test_help_and_errors.py)."""
     chat.say("mei", "retro start Old")
     chat.say("mei", "retro close")
     before = snapshot(chat.db)
@@ -622,7 +614,7 @@ def test_without_an_open_retro_says_how_to_start_one(chat: Chat, command: str, u
     assert error(reply) == (
         "There is no open retro in this project. Start one: /retro start [title] [anon]"
     )
-    assert lines(reply)[0] == f"Usage: {usage}"
+    assert lines(reply) == []
     assert snapshot(chat.db) == before
 
 
@@ -674,7 +666,7 @@ def test_chinese_aliases_run_the_whole_retro(chat: Chat) -> None:
 def test_chinese_errors(chat: Chat) -> None:
     """Errors are worded in Chinese for a Chinese project."""
     chat.say("mei", "/teambot lang zh")
-    assert error(chat.say("mei", "复盘 列表")) == (
+    assert error(chat.say("mei", "复盘 投票 1")) == (
         "本项目没有进行中的复盘。发起一个：/retro start [标题] [匿名]"
     )
     chat.say("mei", "复盘 开始")

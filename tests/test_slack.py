@@ -120,13 +120,9 @@ async def test_lists_and_errors_are_ephemeral(slack: Harness, db: Database) -> N
     before = snapshot(db)
     error = (await slack.slash("/task", "done T-9")).json()
     assert error == {
-        "text": "There is no task T-9 in this project. — Usage: /task done &lt;key&gt;"
-        " — Example: /task done T-12",
+        "text": "There is no task T-9 in this project.",
         "response_type": "ephemeral",
-        "blocks": [
-            section(":x: *There is no task T-9 in this project.*"),
-            section("Usage: /task done &lt;key&gt;\nExample: /task done T-12"),
-        ],
+        "blocks": [section(":x: *There is no task T-9 in this project.*")],
     }
     assert snapshot(db) == before
 
@@ -293,10 +289,8 @@ async def test_double_click_changes_nothing_twice(slack: Harness, db: Database) 
     assert [c["channel"] for c in slack.fake.called("chat.postMessage")] == ["W333"]
     assert slack.fake.responses == [("click", {
         "response_type": "ephemeral", "replace_original": False,
-        "text": "T-1 is already done; nothing was changed. — Usage: /task done &lt;key&gt;"
-        " — Example: /task done T-12",
-        "blocks": [section(":x: *T-1 is already done; nothing was changed.*"),
-                   section("Usage: /task done &lt;key&gt;\nExample: /task done T-12")],
+        "text": "T-1 is already done; nothing was changed.",
+        "blocks": [section(":x: *T-1 is already done; nothing was changed.*")],
     })]  # fmt: skip
     with Session(db.engine) as session:
         statuses = session.exec(select(TaskEvent).where(TaskEvent.kind == "status")).all()
