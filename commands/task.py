@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import date
+from typing import Any
 
 from commands.common import (
     NoticeBuilder,
@@ -17,16 +20,17 @@ from commands.common import (
 )
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, parse_date, split_options
+from commands.parsing import KIND, OPTION_ALIASES, PRIORITY, parse_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
-from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
+from commands.types import Button, Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import Priority, Role, TaskStatus
 from storage.models import Milestone, Task
 
 LIST_LIMIT = 25
 MAX_COMMENT = 2000
+_EDITABLE = ("due", "prio", "ms", "kind")
 
 
 def task_fields(ctx: Ctx, task: Task, roles: dict[str, list[int]]) -> tuple[Field, ...]:
@@ -236,7 +240,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
         fields=tuple(fields),
         lines=lines,
         footer=footer,
-        buttons=task_buttons(ctx, task, has_r=bool(roles["R"])),
+        buttons=(*task_buttons(ctx, task, has_r=bool(roles["R"])), _edit_button(ctx, task)),
     )
 
 
@@ -414,6 +418,166 @@ def comment(ctx: Ctx, args: Args) -> Reply:
     )
 
 
+# -- edit ---------------------------------------------------------------------
+
+_EDIT_OPTIONS = {
+    **{name: canonical for name, canonical in OPTION_ALIASES.items() if canonical in _EDITABLE},
+    "title": "title",
+    "标题": "title",
+    "名称": "title",
+}
+_OPTION_WORD = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
+_CLEAR = {"none", "-", "无"}
+
+
+def _edit_options(words: list[str]) -> dict[str, str]:
+    """`title:` takes every word up to the next option (so a title needs no quotes, and
+    the Edit title form can append its answer); the other options take one word, or the
+    next one after a bare `due:`."""
+    options: dict[str, str] = {}
+    title: list[str] | None = None
+    in_title = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        match = _OPTION_WORD.match(word)
+        name = _EDIT_OPTIONS.get(match.group(1).lower()) if match else None
+        if match is None or name is None:
+            if in_title:
+                assert title is not None
+                title.append(word)
+                continue
+            raise CommandError("edit_what", value=word)
+        if name in options or (name == "title" and title is not None):
+            raise CommandError("repeated_option", option=name)
+        value = match.group(2).strip()
+        in_title = name == "title"
+        if in_title:
+            title = [value] if value else []
+            continue
+        if not value and i < len(words) and not _OPTION_WORD.match(words[i]):
+            value, i = words[i], i + 1
+        if not value:
+            raise CommandError("empty_option", option=name)
+        options[name] = value
+    if title is not None:
+        options["title"] = " ".join(title)
+    if not options:
+        raise CommandError("edit_what", value="")
+    return options
+
+
+def _edits(ctx: Ctx, task: Task, options: dict[str, str]) -> dict[str, tuple[Any, Any]]:
+    """What the options change on the task: field -> (old, new), in the order a card
+    shows them; a value the task has already is no change."""
+    wanted: dict[str, Any] = {}
+    if "title" in options:
+        wanted["title"] = clean_title(ctx, options["title"].split())
+    if "prio" in options:
+        wanted["prio"] = PRIORITY.parse(options["prio"])
+    if "due" in options:
+        raw = options["due"]
+        wanted["due"] = None if raw.lower() in _CLEAR else parse_date(raw, today=ctx.today)
+    if "ms" in options:
+        raw = options["ms"]
+        wanted["ms"] = None if raw.lower() in _CLEAR else milestone_named(ctx, raw)
+    if "kind" in options:
+        wanted["kind"] = KIND.parse(options["kind"])
+    old_ms = ctx.session.get(Milestone, task.milestone_id) if task.milestone_id else None
+    current: dict[str, Any] = {
+        "title": task.title,
+        "prio": task.priority,
+        "due": task.due,
+        "ms": old_ms,
+        "kind": task.kind,
+    }
+    return {
+        name: (current[name], value)
+        for name, value in wanted.items()
+        if _identity(value) != _identity(current[name])
+    }
+
+
+def _identity(value: Any) -> Any:
+    return value.id if isinstance(value, Milestone) else value
+
+
+def _audit_value(value: Any) -> Any:
+    if isinstance(value, Milestone):
+        return value.name
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class _ChangeNotice(NoticeBuilder):
+    """The DM for a change: what changed, then why you are told."""
+
+    def __init__(self, ctx: Ctx, key: str, lines: tuple[Rich, ...], **params: object) -> None:
+        super().__init__(ctx, key, **params)
+        self.lines = lines
+
+    def __call__(self, reason: str) -> Reply:
+        reply = super().__call__(reason)
+        return replace(reply, lines=self.lines + reply.lines)
+
+
+def edit(ctx: Ctx, args: Args) -> Reply:
+    """Change title, priority, milestone, kind or due date; the R and A are told."""
+    task = _the_task(ctx)
+    changes = _edits(ctx, task, _edit_options(args.words))
+    if not changes:
+        raise CommandError("edit_unchanged", key=ctx.task_key(task))
+    for name, (_, new) in changes.items():
+        if name == "title":
+            task.title = new
+        elif name == "prio":
+            task.priority = new
+        elif name == "due":
+            task.due = new
+        elif name == "ms":
+            task.milestone_id = new.id if new else None
+        else:
+            task.kind = new
+    task.updated_at = ctx.now
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="edit",
+        at=ctx.now,
+        changes={n: [_audit_value(old), _audit_value(new)] for n, (old, new) in changes.items()},
+    )
+    lines = tuple(
+        ctx.t("task.change", field=name, old=_shown(old), new=_shown(new))
+        for name, (old, new) in changes.items()
+    )
+    roles = _roles(ctx, task)
+    reply = replace(task_card(ctx, task, "task.edited", tone=Tone.INFO, roles=roles), lines=lines)
+    build = _ChangeNotice(
+        ctx, "notify.edited", lines, task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    recipients = [(m, "assignee") for m in roles[Role.R.value]]
+    recipients += [(m, "accountable") for m in roles[Role.A.value]]
+    return _with_notices(reply, notices(ctx, recipients, build))
+
+
+def _shown(value: Any) -> Any:
+    """A changed value as templates read it (a milestone by its name)."""
+    return value.name if isinstance(value, Milestone) else value
+
+
+def _edit_button(ctx: Ctx, task: Task) -> Button:
+    """Edit title: the platform asks for the new title and appends it to `title:`."""
+    return Button(
+        ctx.t("common.btn_edit_title"),
+        f"task edit {ctx.task_key(task)} title:",
+        "task_edit_title",
+        asks=ctx.t("common.ask_title"),
+    )
+
+
 def delete(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
     task.deleted_at = ctx.now
@@ -503,6 +667,16 @@ SPECS = [
         permission=Permission.MEMBER,
     ),
     _on_task("due", due, "/task due <key> <date|none>", "/task due T-12 2026-12-01", "截止"),
+    _on_task(
+        "edit",
+        edit,
+        "/task edit <key> [title:<text>] [prio:high|med|low] [ms:<milestone>|none]"
+        " [kind:bug|task|risk] [due:<date>|none]",
+        "/task edit T-12 title:Write the SRS v2 prio:high",
+        "change",
+        "修改",
+        "编辑",
+    ),
     _on_task(
         "comment",
         comment,
