@@ -131,6 +131,18 @@ def _with_notices(reply: Reply, extra: tuple[Notification, ...]) -> Reply:
     return replace(reply, notifications=reply.notifications + extra)
 
 
+class _ChangeNotice(NoticeBuilder):
+    """The DM for a change: what changed, then why you are told."""
+
+    def __init__(self, ctx: Ctx, key: str, lines: tuple[Rich, ...], **params: object) -> None:
+        super().__init__(ctx, key, **params)
+        self.lines = lines
+
+    def __call__(self, reason: str) -> Reply:
+        reply = super().__call__(reason)
+        return replace(reply, lines=self.lines + reply.lines)
+
+
 _LIST_WORDS = {
     "open": "open",
     "未完成": "open",
@@ -279,9 +291,12 @@ def _set_status(ctx: Ctx, task: Task, status: TaskStatus, **detail: str) -> None
 
 def start(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
+    blocked_by = task.blocked_reason if task.status == TaskStatus.BLOCKED.value else None
     _set_status(ctx, task, TaskStatus.DOING)
     task.started_at = task.started_at or ctx.now
     task.blocked_reason = None
+    if blocked_by is not None:
+        return _unblocked(ctx, task, "task.started_unblocked", blocked_by=blocked_by, note="")
     return task_card(ctx, task, "task.started", tone=Tone.INFO)
 
 
@@ -324,8 +339,43 @@ def block(ctx: Ctx, args: Args) -> Reply:
     build = NoticeBuilder(
         ctx, "notify.blocked", task=task_view(ctx, task), who=ctx.mention(ctx.member)
     )
-    recipients = [(m, "i") for m in roles["I"]] + [(m, "c") for m in roles["C"]]
-    return _with_notices(reply, notices(ctx, recipients, build))
+    return _with_notices(reply, notices(ctx, _everyone_on(roles), build))
+
+
+def _everyone_on(roles: dict[str, list[int]]) -> list[tuple[int, str]]:
+    """A task's R, A, I and C people with the reason each is told (a block, an unblock);
+    someone in two roles is told once, for the first."""
+    reasons = {"R": "assignee", "A": "accountable", "I": "i", "C": "c"}
+    return [(m, reason) for role, reason in reasons.items() for m in roles[role]]
+
+
+def unblock(ctx: Ctx, args: Args) -> Reply:
+    """Return a blocked task to the status it had before the block."""
+    task = _the_task(ctx)
+    if task.status != TaskStatus.BLOCKED.value:
+        raise CommandError("not_blocked", key=ctx.task_key(task), status=task.status)
+    note = args.rest().strip()
+    if len(note) > 500:
+        raise CommandError("title_too_long", limit=500)
+    assert task.id is not None
+    before = repo.status_before(ctx.session, task_id=task.id, status=TaskStatus.BLOCKED.value)
+    if before not in (TaskStatus.TODO.value, TaskStatus.DOING.value, TaskStatus.REVIEW.value):
+        before = TaskStatus.DOING.value if task.started_at else TaskStatus.TODO.value
+    blocked_by = task.blocked_reason or ""
+    _set_status(ctx, task, TaskStatus(before), **({"note": note} if note else {}))
+    task.blocked_reason = None
+    return _unblocked(ctx, task, "task.unblocked", blocked_by=blocked_by, note=note)
+
+
+def _unblocked(ctx: Ctx, task: Task, key: str, *, blocked_by: str, note: str) -> Reply:
+    """The card of a task no longer blocked, told to everyone a block tells."""
+    lines = (ctx.t("task.was_blocked", reason=blocked_by, note=note),)
+    roles = _roles(ctx, task)
+    reply = replace(task_card(ctx, task, key, tone=Tone.INFO, roles=roles), lines=lines)
+    build = _ChangeNotice(
+        ctx, "notify.unblocked", lines, task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    return _with_notices(reply, notices(ctx, _everyone_on(roles), build))
 
 
 def assign(ctx: Ctx, args: Args) -> Reply:
@@ -511,18 +561,6 @@ def _audit_value(value: Any) -> Any:
     return value
 
 
-class _ChangeNotice(NoticeBuilder):
-    """The DM for a change: what changed, then why you are told."""
-
-    def __init__(self, ctx: Ctx, key: str, lines: tuple[Rich, ...], **params: object) -> None:
-        super().__init__(ctx, key, **params)
-        self.lines = lines
-
-    def __call__(self, reason: str) -> Reply:
-        reply = super().__call__(reason)
-        return replace(reply, lines=self.lines + reply.lines)
-
-
 def edit(ctx: Ctx, args: Args) -> Reply:
     """Change title, priority, milestone, kind or due date; the R and A are told."""
     task = _the_task(ctx)
@@ -654,6 +692,14 @@ SPECS = [
         "/task block T-12 waiting for the API keys",
         "阻塞",
         "卡住",
+    ),
+    _on_task(
+        "unblock",
+        unblock,
+        "/task unblock <key> [note]",
+        "/task unblock T-12 the keys arrived",
+        "解除阻塞",
+        "解封",
     ),
     _on_task(
         "assign", assign, "/task assign <key> @user…", "/task assign T-12 @ana @li", "指派", "分配"

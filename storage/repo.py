@@ -379,6 +379,21 @@ def status_setter(session: Session, *, task_id: int, status: str) -> int | None:
     return row[0]
 
 
+def status_before(session: Session, *, task_id: int, status: str) -> str | None:
+    """The status the task had before its latest status change, if that change moved it
+    to `status` (a block keeps the old status in its event: unblocking returns to it)."""
+    row = session.exec(
+        select(TaskEvent.data)
+        .where(TaskEvent.task_id == task_id, TaskEvent.kind == "status")
+        .order_by(col(TaskEvent.id).desc())
+        .limit(1)
+    ).first()
+    if not isinstance(row, dict) or row.get("new") != status:
+        return None
+    old = row.get("old")
+    return old if isinstance(old, str) else None
+
+
 def list_tasks(
     session: Session,
     *,

@@ -212,12 +212,13 @@ def test_done_twice_says_so_and_changes_nothing(chat: Chat) -> None:
 
 
 def test_done_notifies_informed_and_block_notifies_consulted_too(chat: Chat) -> None:
-    """I hear about done and blocked; C only about blocked; nobody twice."""
+    """I hear about done and blocked; C and A only about blocked; nobody twice."""
     chat.say("mei", "task add Deploy @ana")
     chat.say("mei", "raci 1 A @mei C @wang @zoe I @zoe @li")
     blocked = chat.say("ana", "task block 1 no access")
     assert sorted((n.platform_user_id, n.reason) for n in blocked.notifications) == [
         ("li", "i"),
+        ("mei", "accountable"),
         ("wang", "c"),
         ("zoe", "i"),
     ]

@@ -142,3 +142,76 @@ def test_show_offers_an_edit_title_button_that_asks_for_the_title(chat: Chat) ->
     assert button.asks is not None and button.asks.plain() == "new title"
     chat.say("mei", f"{button.command} Typo fixed, at last")  # what a platform sends back
     assert chat.task(1).title == "Typo fixed, at last"
+
+
+# -- unblock and who hears of a block ---------------------------------------------------------
+
+
+def test_unblock_returns_the_task_to_its_status_before_the_block(chat: Chat) -> None:
+    """`block` then `unblock` puts an in-progress task back in progress, a to-do one to do."""
+    chat.say("mei", "/task add Doing")
+    chat.say("mei", "/task add Waiting")
+    chat.say("mei", "/task start T-1")
+    chat.say("mei", "/task block T-1 vendor")
+    chat.say("mei", "/task block T-2 vendor")
+    reply = chat.say("mei", "/task unblock T-1")
+    assert reply.title.plain() == "@mei unblocked T-1 (in progress again): Doing"
+    assert [line.plain() for line in reply.lines] == ["It was blocked by: vendor"]
+    assert (chat.task(1).status, chat.task(1).blocked_reason) == ("doing", None)
+    chat.say("mei", "/task unblock T-2 the keys arrived")
+    assert chat.task(2).status == "todo"
+    [*_, last] = events(chat, "status")
+    assert last.data == {"old": "blocked", "new": "todo", "note": "the keys arrived"}
+
+
+def test_unblock_of_a_task_that_is_not_blocked_changes_nothing(chat: Chat) -> None:
+    """Unblocking a task that is not blocked says so."""
+    chat.say("mei", "/task add Free")
+    before = snapshot(chat.db)
+    reply = chat.say("mei", "/task unblock T-1")
+    assert reply.title.plain() == "T-1 is not blocked (it is to do); nothing was changed."
+    assert snapshot(chat.db) == before
+
+
+def test_block_and_unblock_tell_the_r_a_c_and_i(chat: Chat) -> None:
+    """A block tells the task's A (and R, C, I) who did not block it; unblock tells the same."""
+    chat.say("mei", "/task add Deploy @ana")
+    chat.say("mei", "/raci T-1 A @li C @wang I @zoe")
+    blocked = chat.say("ana", "/task block T-1 no access")
+    told = [("li", "accountable"), ("wang", "c"), ("zoe", "i")]
+    assert sorted((n.platform_user_id, n.reason) for n in blocked.notifications) == told
+    unblocked = chat.say("ana", "/task unblock T-1 access granted")
+    assert sorted((n.platform_user_id, n.reason) for n in unblocked.notifications) == told
+    dm = {n.platform_user_id: n.reply for n in unblocked.notifications}["li"]
+    assert dm.title.plain() == "@ana unblocked T-1: Deploy"
+    assert [line.plain() for line in dm.lines] == [
+        "It was blocked by: no access. Note: access granted",
+        "You are Accountable (A) for this task.",
+    ]
+
+
+def test_start_on_a_blocked_task_says_it_unblocked_it(chat: Chat) -> None:
+    """`start` still moves a blocked task on, says it unblocked it and tells the people
+    an unblock tells."""
+    chat.say("mei", "/task add Stuck @ana")
+    chat.say("mei", "/raci T-1 A @li")
+    chat.say("mei", "/task block T-1 waiting")
+    reply = chat.say("ana", "/task start T-1")
+    assert reply.title.plain() == "@ana unblocked and started T-1: Stuck"
+    assert [line.plain() for line in reply.lines] == ["It was blocked by: waiting"]
+    assert [(n.platform_user_id, n.reason) for n in reply.notifications] == [("li", "accountable")]
+    assert (chat.task(1).status, chat.task(1).blocked_reason) == ("doing", None)
+
+
+def test_the_block_reason_shows_wherever_the_task_is_listed(chat: Chat) -> None:
+    """`/task list`, `/task list blocked`, `/milestone show` and the card show the reason."""
+    chat.say("mei", "/milestone add Beta due:+30d")
+    chat.say("mei", "/task add Ship ms:Beta")
+    chat.say("mei", "/task block T-1 waiting for legal")
+    for text in ("/task list", "/task list blocked"):
+        [item] = chat.say("mei", text).items
+        assert item.plain() == "T-1 Ship · blocked: waiting for legal", text
+    [item] = chat.say("mei", "/milestone show Beta").items
+    assert "blocked: waiting for legal" in item.plain()
+    fields = {f.label.plain(): f.value.plain() for f in chat.say("mei", "/task show T-1").fields}
+    assert fields["Blocked by"] == "waiting for legal"

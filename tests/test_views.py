@@ -36,4 +36,6 @@ def test_milestone_show_flags_in_chinese(chat: Chat) -> None:
     assert [i.plain() for i in shown.items] == [
         "T-1 上线 · 受阻：等待审批 · 截止 2026-11-20 (周五)（已逾期） · A：—"
     ]
-    assert {f.label.plain(): f.value.plain() for f in shown.fields}["需要关注"] == "1 个受阻，1 个逾期"
+    assert {f.label.plain(): f.value.plain() for f in shown.fields}[
+        "需要关注"
+    ] == "1 个受阻，1 个逾期"
