@@ -20,7 +20,7 @@ from commands.common import (
 )
 from commands.context import Ctx
 from commands.errors import CommandError
-from commands.parsing import KIND, OPTION_ALIASES, PRIORITY, parse_date, split_options
+from commands.parsing import KIND, OPTION_ALIASES, PRIORITY, parse_date, parse_key, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
 from commands.types import Button, Field, Notification, Reply, Rich, Tone, Visibility
@@ -31,6 +31,7 @@ from storage.models import Milestone, Task
 LIST_LIMIT = 25
 MAX_COMMENT = 2000
 _EDITABLE = ("due", "prio", "ms", "kind")
+CONFIRM = "!"  # the last word of a command repeated to confirm it
 
 
 def task_fields(ctx: Ctx, task: Task, roles: dict[str, list[int]]) -> tuple[Field, ...]:
@@ -617,15 +618,52 @@ def _edit_button(ctx: Ctx, task: Task) -> Button:
 
 
 def delete(ctx: Ctx, args: Args) -> Reply:
+    """Asks first: the reply offers a button, or the command again with `!` at its end."""
     task = _the_task(ctx)
+    key = ctx.task_key(task)
+    if args.words and args.words != [CONFIRM]:
+        raise CommandError("unexpected_words", value=args.rest())
+    if not args.words:
+        return Reply(
+            title=ctx.t("task.delete_ask", task=task_view(ctx, task)),
+            lines=(ctx.t("task.delete_how", key=key),),
+            buttons=(
+                Button(
+                    ctx.t("task.btn_delete", key=key),
+                    f"task delete {key} {CONFIRM}",
+                    "task_delete",
+                    "danger",
+                ),
+            ),
+            tone=Tone.WARNING,
+        )
     task.deleted_at = ctx.now
     task.updated_at = ctx.now
     repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="deleted", at=ctx.now)
     return Reply(
         title=ctx.t("task.deleted", task=task_view(ctx, task), who=ctx.mention(ctx.member)),
+        lines=(ctx.t("task.restore_how", key=key),),
         visibility=Visibility.CHANNEL,
         tone=Tone.WARNING,
     )
+
+
+def restore(ctx: Ctx, args: Args) -> Reply:
+    """Undo a delete: the row was kept, with the time it was deleted."""
+    if not args.words:
+        raise CommandError("missing_key")
+    if len(args.words) > 1:
+        raise CommandError("unexpected_words", value=" ".join(args.words[1:]))
+    number = parse_key(args.words[0], prefix=ctx.project.key_prefix)
+    key = f"{ctx.project.key_prefix}-{number}"
+    task = repo.find_deleted_task(ctx.session, project_id=ctx.project_id, number=number, lock=True)
+    if task is None:
+        live = repo.find_task(ctx.session, project_id=ctx.project_id, number=number)
+        raise CommandError("not_deleted" if live else "unknown_task", key=key)
+    task.deleted_at = None
+    task.updated_at = ctx.now
+    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="restored", at=ctx.now)
+    return task_card(ctx, task, "task.restored")
 
 
 def _on_task(
@@ -735,10 +773,19 @@ SPECS = [
     _on_task(
         "delete",
         delete,
-        "/task delete <key>",
+        "/task delete <key> [!]",
         "/task delete T-12",
         "rm",
         "删除",
         permission=Permission.ADMIN,
+    ),
+    CommandSpec(
+        "task",
+        "restore",
+        restore,
+        "/task restore <key>",
+        ("/task restore T-12",),
+        permission=Permission.ADMIN,
+        aliases=("undelete", "恢复"),
     ),
 ]

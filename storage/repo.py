@@ -351,6 +351,20 @@ def _find_task_query(lock: bool) -> Any:
     return query.with_for_update(of=Task).execution_options(populate_existing=True)
 
 
+def find_deleted_task(
+    session: Session, *, project_id: int, number: int, lock: bool = False
+) -> Task | None:
+    """A deleted task by number (its row is kept), to restore it."""
+    query = select(Task).where(
+        col(Task.project_id) == project_id,
+        col(Task.number) == number,
+        col(Task.deleted_at).is_not(None),
+    )
+    if lock:
+        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
 def record_event(
     session: Session, *, task: Task, actor_id: int | None, kind: str, at: datetime, **data: Any
 ) -> None:

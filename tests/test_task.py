@@ -279,7 +279,7 @@ def test_comment_is_stored_with_author(chat: Chat) -> None:
 def test_delete_hides_the_task_but_keeps_the_row(chat: Chat) -> None:
     """A deleted task disappears from lists and keys, but nothing is lost."""
     chat.say("mei", "task add Gone")
-    chat.say("mei", "task delete 1")
+    chat.say("mei", "task delete 1 !")
     assert chat.task(1).deleted_at is not None
     assert chat.say("mei", "task list all").items == ()
     assert chat.say("mei", "task show 1").title.plain() == "There is no task T-1 in this project."

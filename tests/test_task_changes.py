@@ -215,3 +215,61 @@ def test_the_block_reason_shows_wherever_the_task_is_listed(chat: Chat) -> None:
     assert "blocked: waiting for legal" in item.plain()
     fields = {f.label.plain(): f.value.plain() for f in chat.say("mei", "/task show T-1").fields}
     assert fields["Blocked by"] == "waiting for legal"
+
+
+# -- delete asks first; restore undoes it ------------------------------------------------------
+
+
+def test_delete_asks_first_and_changes_nothing(chat: Chat) -> None:
+    """A bare `/task delete` only asks, with a button that runs the command with `!`."""
+    chat.say("mei", "/task add Precious")
+    before = snapshot(chat.db)
+    reply = chat.say("mei", "/task delete T-1")
+    assert snapshot(chat.db) == before
+    assert (reply.tone, reply.visibility) == (Tone.WARNING, Visibility.EPHEMERAL)
+    assert reply.title.plain() == "Delete T-1: Precious?"
+    [button] = reply.buttons
+    assert (button.label.plain(), button.command, button.style) == (
+        "Delete T-1",
+        "task delete T-1 !",
+        "danger",
+    )
+    assert chat.say("mei", "/task delete T-1 please").tone is Tone.ERROR
+    assert snapshot(chat.db) == before
+
+
+def test_delete_with_bang_deletes_and_restore_brings_it_back(chat: Chat) -> None:
+    """`!` (or the button) deletes; `/task restore` makes it a live task again, audited."""
+    chat.say("mei", "/task add Oops @ana")
+    deleted = chat.say("mei", "/task delete T-1 !")
+    assert [line.plain() for line in deleted.lines] == [
+        "Deleted by mistake? An admin can undo it: /task restore T-1"
+    ]
+    assert chat.task(1).deleted_at is not None
+    assert chat.say("mei", "/task list all").items == ()
+    restored = chat.say("mei", "/task restore T-1")
+    assert restored.title.plain() == "@mei restored T-1: Oops"
+    assert restored.visibility is Visibility.CHANNEL
+    assert chat.task(1).deleted_at is None
+    assert chat.roles(1)["R"] == ["ana"]
+    assert [i.plain() for i in chat.say("mei", "/task list all").items] == [
+        "T-1 Oops · to do · @ana"
+    ]
+    assert [e.kind for e in events(chat, "restored")] == ["restored"]
+
+
+def test_restore_is_for_admins_and_only_for_deleted_tasks(chat: Chat) -> None:
+    """Non-admins are refused; a live or unknown key is said so; nothing changes."""
+    chat.say("mei", "/task add Kept")
+    chat.say("mei", "/task add Gone")
+    chat.say("mei", "/task delete T-2 !")
+    before = snapshot(chat.db)
+    assert chat.say("ana", "/task restore T-2").title.plain().startswith("Only project admins")
+    assert chat.say("mei", "/task restore T-1").title.plain() == (
+        "T-1 is not deleted, so there is nothing to restore."
+    )
+    assert chat.say("mei", "/task restore T-9").title.plain() == (
+        "There is no task T-9 in this project."
+    )
+    assert chat.say("mei", "/task restore").title.plain() == "Which task? Give its key, like T-12."
+    assert snapshot(chat.db) == before
