@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from commands.textwidth import shorten, width
 from tests.chat import Chat
 
 
@@ -39,3 +40,27 @@ def test_milestone_show_flags_in_chinese(chat: Chat) -> None:
     assert {f.label.plain(): f.value.plain() for f in shown.fields}[
         "需要关注"
     ] == "1 个受阻，1 个逾期"
+
+
+def test_raci_matrix_names_its_tasks_cut_to_a_width(chat: Chat) -> None:
+    """Beside the grid, each column's key with its title, cut by screen width (CJK is two)."""
+    chat.say("mei", "/task add Write the software requirements specification for the beta @ana")
+    chat.say("mei", "/task add 修复登录页在移动端上的显示问题以及若干其他的问题 @li")
+    chat.say("mei", "/task add short @li")
+    chat.say("mei", "/task done T-3")
+    reply = chat.say("mei", "/raci matrix")
+    assert [i.plain() for i in reply.items] == [
+        "T-1 Write the software requirements spe…",
+        "T-2 修复登录页在移动端上的显示问题以及…",
+        "T-3✓ short",
+    ]
+    assert reply.table is not None
+    assert [c.plain() for c in reply.table.header] == ["person", "T-1", "T-2", "T-3✓"]
+
+
+def test_shorten_counts_screen_columns() -> None:
+    """`shorten` keeps text that fits and cuts the rest with … inside the width."""
+    assert shorten("short", 10) == "short"
+    assert shorten("abcdefghijk", 10) == "abcdefghi…"
+    assert shorten("一二三四五六", 7) == "一二三…"
+    assert width(shorten("一二三四五六", 7)) <= 7
