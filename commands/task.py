@@ -28,7 +28,7 @@ from storage import repo
 from storage.enums import Priority, Role, TaskStatus
 from storage.models import Milestone, Task
 
-LIST_LIMIT = 25
+PAGE_SIZE = 20  # tasks a list shows at a time
 MAX_COMMENT = 2000
 _EDITABLE = ("due", "prio", "ms", "kind")
 CONFIRM = "!"  # the last word of a command repeated to confirm it
@@ -163,8 +163,31 @@ _LIST_WORDS = {
 }
 
 
+_LIST_OPTIONS = {**OPTION_ALIASES, "page": "page", "页": "page"}
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise CommandError("bad_page", value=raw)
+    return int(raw)
+
+
+def _next_page_command(words: list[str], page: int) -> str:
+    """The list command as typed, asking for `page` (an option's value with spaces quoted)."""
+    kept = []
+    for word in words:
+        name, colon, value = word.partition(":")
+        if colon and _LIST_OPTIONS.get(name.lower()) == "page":
+            continue
+        kept.append(f'{name}:"{value}"' if colon and " " in value else word)
+    return " ".join(["/task list", *kept, f"page:{page}"])
+
+
 def list_(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words)
+    options, words = split_options(args.words, _LIST_OPTIONS)
+    page = _page_number(options.pop("page", None))
     people, words = take_people(ctx, words)
     if len(words) > 1 or (people and words) or len(people) > 1:
         raise CommandError("bad_list_filter", value=" ".join(args.words))
@@ -184,7 +207,8 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         ctx.session,
         project_id=ctx.project_id,
         today=today,
-        limit=LIST_LIMIT,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
         statuses=statuses,
         exclude_status=TaskStatus.DONE.value if which in ("open", "mine", "overdue") else None,
         due_before=today if which == "overdue" else None,
@@ -211,10 +235,14 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         ms=milestone.name if milestone else None,
     )
     footer: tuple[Rich, ...] = ()
-    if total > len(shown):
-        footer = (ctx.t("task.list_more", more=total - len(shown)),)
+    pages = -(-total // PAGE_SIZE)
+    if pages > 1:
+        more = _next_page_command(args.words, page + 1) if page < pages else None
+        footer = (ctx.t("task.list_page", page=page, pages=pages, more=more),)
     if not total:
         footer = (ctx.t("task.list_empty", which=which),)
+    elif page > pages:
+        raise CommandError("past_last_page", page=page, pages=pages)
     return Reply(title=title, items=items, footer=footer)
 
 
@@ -706,8 +734,8 @@ SPECS = [
         "task",
         "list",
         list_,
-        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>]",
-        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta"),
+        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>] [page:<n>]",
+        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta", "/task list page:2"),
         aliases=("ls", "列表", "列出"),
     ),
     _on_task(

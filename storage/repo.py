@@ -441,13 +441,14 @@ def task_page(
     project_id: int,
     today: date,
     limit: int,
+    offset: int = 0,
     statuses: Sequence[str] | None = None,
     exclude_status: str | None = None,
     due_before: date | None = None,
     member_id: int | None = None,
     milestone_id: int | None = None,
 ) -> tuple[list[Task], int]:
-    """The first `limit` matching tasks in list order, and how many match in all.
+    """`limit` matching tasks in list order from `offset` on, and how many match in all.
 
     List order: overdue first, then open, then done; within each by due date
     (none last), priority (high first) and number. Sorting and counting in SQL
@@ -463,8 +464,11 @@ def task_page(
     }
     given = {name: value for name, value in filters.items() if value is not None}
     query = _page_query(frozenset(given))
-    params = {"project_id": project_id, "today": today, "limit": limit, **given}
+    params = {"project_id": project_id, "today": today, "limit": limit, "offset": offset, **given}
     rows = session.exec(query, params=params).all()
+    if not rows and offset:  # past the last page: still say how many there are
+        total = session.exec(query, params={**params, "offset": 0, "limit": 1}).first()
+        return [], int(total[1]) if total else 0
     return [task for task, _ in rows], int(rows[0][1]) if rows else 0
 
 
@@ -495,6 +499,7 @@ def _page_query(filters: frozenset[str]) -> Any:
         .where(*where)
         .order_by(bucket, col(Task.due).is_(None), col(Task.due), priority, col(Task.number))
         .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
 
 

@@ -125,7 +125,7 @@ def test_list_filters(chat: Chat, filter_: str, expected: list[str]) -> None:
 
 def test_list_order_and_page(chat: Chat) -> None:
     """Lists sort overdue, open, done; then by due date (none last), priority and key;
-    they show the first 25 and count the rest."""
+    they show 20 a page and say how to see the next."""
     chat.say("mei", "task add no due, low prio:low")
     chat.say("mei", "task add no due, high prio:high")
     chat.say("mei", "task add later, med due:+5d")
@@ -141,10 +141,12 @@ def test_list_order_and_page(chat: Chat) -> None:
     reply = chat.say("mei", "task list")
     assert reply.title.plain() == "Open tasks (29)"
     shown = [i.plain().split()[0] for i in reply.items]
-    assert shown == ["T-5", "T-4", "T-3", "T-2"] + [f"T-{n}" for n in range(7, 28)]  # T-1 is low
-    assert [f.plain() for f in reply.footer] == [
-        "…and 4 more. Narrow it down with mine, @someone or ms:<milestone>."
-    ]
+    assert shown == ["T-5", "T-4", "T-3", "T-2"] + [f"T-{n}" for n in range(7, 23)]
+    assert [f.plain() for f in reply.footer] == ["Page 1 of 2 — /task list page:2 for more"]
+    reply = chat.say("mei", "task list page:2")
+    shown = [i.plain().split()[0] for i in reply.items]
+    assert shown == [f"T-{n}" for n in range(23, 31)] + ["T-1"]  # T-1 is low
+    assert [f.plain() for f in reply.footer] == ["Page 2 of 2"]
 
 
 def test_list_bad_filter(chat: Chat) -> None:

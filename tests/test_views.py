@@ -64,3 +64,36 @@ def test_shorten_counts_screen_columns() -> None:
     assert shorten("abcdefghijk", 10) == "abcdefghi…"
     assert shorten("一二三四五六", 7) == "一二三…"
     assert width(shorten("一二三四五六", 7)) <= 7
+
+
+def test_list_pages_keep_the_filter_and_refuse_pages_past_the_end(chat: Chat) -> None:
+    """The next page's command repeats the filter (quoting a milestone with a space);
+    a page past the end or not a number is an error."""
+    chat.say("mei", "/milestone add Beta 2 due:+30d")
+    for n in range(45):
+        chat.say("mei", f'/task add filler {n} ms:"Beta 2"')
+    reply = chat.say("mei", '/task list all ms:"beta 2"')
+    assert len(reply.items) == 20
+    assert [f.plain() for f in reply.footer] == [
+        'Page 1 of 3 — /task list all ms:"beta 2" page:2 for more'
+    ]
+    reply = chat.say("mei", '/task list all ms:"beta 2" 页:2')
+    assert [f.plain() for f in reply.footer] == [
+        'Page 2 of 3 — /task list all ms:"beta 2" page:3 for more'
+    ]
+    assert len(chat.say("mei", "/task list page:3").items) == 5
+    assert chat.say("mei", "/task list page:4").title.plain() == (
+        "There is no page 4: the list has 3 page(s)."
+    )
+    assert chat.say("mei", "/task list page:0").title.plain() == (
+        "“0” is not a page number: use page:2, page:3 and so on."
+    )
+
+
+def test_list_pages_in_chinese(chat: Chat) -> None:
+    """The page line reads in the project's language."""
+    chat.say("mei", "/teambot lang zh")
+    for n in range(21):
+        chat.say("mei", f"/task add 任务 {n}")
+    reply = chat.say("mei", "/task list")
+    assert [f.plain() for f in reply.footer] == ["第 1 页，共 2 页 — 下一页：/task list page:2"]
