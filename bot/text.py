@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 
+from commands.textwidth import width
 from commands.types import Lit, Mention, Rich, Val
 
-
-def width(text: str) -> int:
-    """Columns in a monospace terminal or code block (CJK counts double)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+__all__ = ["pad", "render_spans", "width"]
 
 
 def pad(text: str, size: int) -> str:

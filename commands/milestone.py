@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commands.common import join_people, milestone_named, task_view
+from commands.common import is_overdue, join_people, milestone_named, task_view
 from commands.context import Ctx
 from commands.dates import confirmed, read_day
 from commands.errors import CommandError
@@ -83,6 +83,10 @@ def show(ctx: Ctx, args: Args) -> Reply:
         milestone_id=milestone.id,
         exclude_status=TaskStatus.DONE.value,
     )
+    blocked = {t.number for t in open_tasks if t.status == TaskStatus.BLOCKED.value}
+    overdue = {t.number for t in open_tasks if is_overdue(t, ctx.today)}
+    # What needs attention first, so a long milestone never hides it past SHOW_TASKS.
+    open_tasks.sort(key=lambda t: (t.number not in blocked, t.number not in overdue, t.number))
     raci = repo.raci_of(ctx.session, task_ids=[t.id for t in open_tasks[:SHOW_TASKS] if t.id])
     people = ctx.people({m for roles in raci.values() for m in roles["A"]})
     items = tuple(
@@ -93,7 +97,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
         )
         for t in open_tasks[:SHOW_TASKS]
     )
-    fields = (
+    fields: tuple[Field, ...] = (
         Field(
             ctx.t("common.label_due"),
             ctx.t(
@@ -108,6 +112,13 @@ def show(ctx: Ctx, args: Args) -> Reply:
             ctx.t("milestone.progress", done=done, total=total, pct=_progress(done, total)),
         ),
     )
+    if blocked or overdue:
+        fields += (
+            Field(
+                ctx.t("milestone.label_attention"),
+                ctx.t("milestone.attention", blocked=len(blocked), overdue=len(overdue)),
+            ),
+        )
     footer: tuple[Rich, ...] = ()
     if len(open_tasks) > SHOW_TASKS:
         footer = (ctx.t("task.list_more", more=len(open_tasks) - SHOW_TASKS),)

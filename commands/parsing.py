@@ -141,7 +141,7 @@ def split_options(
         typed, value = match.group(1), match.group(2).strip()
         name = names.get(typed.lower())
         if name is None:
-            _refuse_unknown(typed, value, names)
+            refuse_unknown(typed, value, names)
             rest.append(token)
             continue
         if not value and pending and not _takes_no_value(pending[-1]):
@@ -159,7 +159,7 @@ def _takes_no_value(word: str) -> bool:
     return word.startswith("@") or (not isinstance(word, Quoted) and bool(_OPTION.match(word)))
 
 
-def _refuse_unknown(typed: str, value: str, names: dict[str, str]) -> None:
+def refuse_unknown(typed: str, value: str, names: dict[str, str]) -> None:
     """Raise for a word that looks like an option the command does not take; return if it
     is ordinary text (see `split_options`)."""
     latin = bool(_LATIN.match(typed))

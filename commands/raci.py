@@ -10,6 +10,7 @@ from commands.errors import CommandError
 from commands.parsing import LOOKS_LIKE_KEY, options_named, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Target
+from commands.textwidth import shorten
 from commands.types import Field, Reply, Rich, Table, Tone, Visibility
 from storage import repo
 from storage.enums import TaskStatus
@@ -20,6 +21,7 @@ CLEAR_WORDS = {"-", "none", "无"}
 # Open tasks on which one person is R or A before /raci check calls it too many.
 OVERLOAD = 5
 MATRIX_COLUMNS = 15
+TITLE_COLUMNS = 36  # a task's title beside the matrix, in screen columns (CJK counts two)
 
 
 def _role_fields(ctx: Ctx, roles: dict[str, list[int]]) -> tuple[Field, ...]:
@@ -164,11 +166,27 @@ def matrix(ctx: Ctx, args: Args) -> Reply:
             for t in shown
         )
         rows.append((join_people([people[member_id]]), *cells))
+    # The columns are keys; what each task is comes first, cut to fit a narrow screen.
+    items = tuple(
+        ctx.t(
+            "raci.matrix_task",
+            key=ctx.task_key(t),
+            title=shorten(t.title, TITLE_COLUMNS),
+            done=t.status == TaskStatus.DONE.value,
+        )
+        for t in shown
+    )
     footer = [ctx.t("raci.legend")]
     if len(tasks) > len(shown):
         footer.append(ctx.t("raci.matrix_more", more=len(tasks) - len(shown)))
     lines = () if member_ids else (ctx.t("raci.matrix_nobody"),)
-    return Reply(title=title, lines=lines, table=Table(header, tuple(rows)), footer=tuple(footer))
+    return Reply(
+        title=title,
+        lines=lines,
+        items=items,
+        table=Table(header, tuple(rows)),
+        footer=tuple(footer),
+    )
 
 
 def check(ctx: Ctx, args: Args) -> Reply:

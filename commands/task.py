@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import date
+from typing import Any
 
 from commands.common import (
     NoticeBuilder,
@@ -16,18 +19,28 @@ from commands.common import (
     task_view,
 )
 from commands.context import Ctx
-from commands.dates import confirmed, read_day
+from commands.dates import CONFIRM, confirmed, read_day
 from commands.errors import CommandError
-from commands.parsing import KIND, PRIORITY, TASK_OPTIONS, options_named, split_options
+from commands.parsing import (
+    KIND,
+    OPTION_ALIASES,
+    PRIORITY,
+    TASK_OPTIONS,
+    options_named,
+    parse_key,
+    refuse_unknown,
+    split_options,
+)
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec, Handler, Target
-from commands.types import Field, Notification, Reply, Rich, Tone, Visibility
+from commands.types import Button, Field, Notification, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import Priority, Role, TaskStatus
 from storage.models import Milestone, Task
 
-LIST_LIMIT = 25
+PAGE_SIZE = 20  # tasks a list shows at a time
 MAX_COMMENT = 2000
+_EDITABLE = ("due", "prio", "ms", "kind")
 
 
 def task_fields(ctx: Ctx, task: Task, roles: dict[str, list[int]]) -> tuple[Field, ...]:
@@ -130,6 +143,18 @@ def _with_notices(reply: Reply, extra: tuple[Notification, ...]) -> Reply:
     return replace(reply, notifications=reply.notifications + extra)
 
 
+class _ChangeNotice(NoticeBuilder):
+    """The DM for a change: what changed, then why you are told."""
+
+    def __init__(self, ctx: Ctx, key: str, lines: tuple[Rich, ...], **params: object) -> None:
+        super().__init__(ctx, key, **params)
+        self.lines = lines
+
+    def __call__(self, reason: str) -> Reply:
+        reply = super().__call__(reason)
+        return replace(reply, lines=self.lines + reply.lines)
+
+
 _LIST_WORDS = {
     "open": "open",
     "未完成": "open",
@@ -149,8 +174,31 @@ _LIST_WORDS = {
 }
 
 
+_LIST_OPTIONS = {**options_named("ms"), "page": "page", "页": "page"}
+
+
+def _page_number(raw: str | None) -> int:
+    if raw is None:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise CommandError("bad_page", value=raw)
+    return int(raw)
+
+
+def _next_page_command(words: list[str], page: int) -> str:
+    """The list command as typed, asking for `page` (an option's value with spaces quoted)."""
+    kept = []
+    for word in words:
+        name, colon, value = word.partition(":")
+        if colon and _LIST_OPTIONS.get(name.lower()) == "page":
+            continue
+        kept.append(f'{name}:"{value}"' if colon and " " in value else word)
+    return " ".join(["/task list", *kept, f"page:{page}"])
+
+
 def list_(ctx: Ctx, args: Args) -> Reply:
-    options, words = split_options(args.words, options_named("ms"))
+    options, words = split_options(args.words, _LIST_OPTIONS)
+    page = _page_number(options.pop("page", None))
     people, words = take_people(ctx, words)
     if len(words) > 1 or (people and words) or len(people) > 1:
         raise CommandError("bad_list_filter", value=" ".join(args.words))
@@ -170,7 +218,8 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         ctx.session,
         project_id=ctx.project_id,
         today=today,
-        limit=LIST_LIMIT,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
         statuses=statuses,
         exclude_status=TaskStatus.DONE.value if which in ("open", "mine", "overdue") else None,
         due_before=today if which == "overdue" else None,
@@ -197,10 +246,14 @@ def list_(ctx: Ctx, args: Args) -> Reply:
         ms=milestone.name if milestone else None,
     )
     footer: tuple[Rich, ...] = ()
-    if total > len(shown):
-        footer = (ctx.t("task.list_more", more=total - len(shown)),)
+    pages = -(-total // PAGE_SIZE)
+    if pages > 1:
+        more = _next_page_command(args.words, page + 1) if page < pages else None
+        footer = (ctx.t("task.list_page", page=page, pages=pages, more=more),)
     if not total:
         footer = (ctx.t("task.list_empty", which=which),)
+    elif page > pages:
+        raise CommandError("past_last_page", page=page, pages=pages)
     return Reply(title=title, items=items, footer=footer)
 
 
@@ -239,7 +292,7 @@ def show(ctx: Ctx, args: Args) -> Reply:
         fields=tuple(fields),
         lines=lines,
         footer=footer,
-        buttons=task_buttons(ctx, task, has_r=bool(roles["R"])),
+        buttons=(*task_buttons(ctx, task, has_r=bool(roles["R"])), _edit_button(ctx, task)),
     )
 
 
@@ -296,9 +349,12 @@ def _reopen_notices(ctx: Ctx, task: Task, reply: Reply) -> Reply:
 
 def start(ctx: Ctx, args: Args) -> Reply:
     task = _the_task(ctx)
+    blocked_by = task.blocked_reason if task.status == TaskStatus.BLOCKED.value else None
     reopened = _set_status(ctx, task, TaskStatus.DOING)
     task.started_at = task.started_at or ctx.now
     task.blocked_reason = None
+    if blocked_by is not None:
+        return _unblocked(ctx, task, "task.started_unblocked", blocked_by=blocked_by, note="")
     reply = task_card(ctx, task, "task.started", tone=Tone.INFO)
     return _reopen_notices(ctx, task, reply) if reopened else reply
 
@@ -340,8 +396,43 @@ def block(ctx: Ctx, args: Args) -> Reply:
     build = NoticeBuilder(
         ctx, "notify.blocked", task=task_view(ctx, task), who=ctx.mention(ctx.member)
     )
-    recipients = [(m, "i") for m in roles["I"]] + [(m, "c") for m in roles["C"]]
-    return _with_notices(reply, notices(ctx, recipients, build))
+    return _with_notices(reply, notices(ctx, _everyone_on(roles), build))
+
+
+def _everyone_on(roles: dict[str, list[int]]) -> list[tuple[int, str]]:
+    """A task's R, A, I and C people with the reason each is told (a block, an unblock);
+    someone in two roles is told once, for the first."""
+    reasons = {"R": "assignee", "A": "accountable", "I": "i", "C": "c"}
+    return [(m, reason) for role, reason in reasons.items() for m in roles[role]]
+
+
+def unblock(ctx: Ctx, args: Args) -> Reply:
+    """Return a blocked task to the status it had before the block."""
+    task = _the_task(ctx)
+    if task.status != TaskStatus.BLOCKED.value:
+        raise CommandError("not_blocked", key=ctx.task_key(task), status=task.status)
+    note = args.rest().strip()
+    if len(note) > 500:
+        raise CommandError("title_too_long", limit=500)
+    assert task.id is not None
+    before = repo.status_before(ctx.session, task_id=task.id, status=TaskStatus.BLOCKED.value)
+    if before not in (TaskStatus.TODO.value, TaskStatus.DOING.value, TaskStatus.REVIEW.value):
+        before = TaskStatus.DOING.value if task.started_at else TaskStatus.TODO.value
+    blocked_by = task.blocked_reason or ""
+    _set_status(ctx, task, TaskStatus(before), **({"note": note} if note else {}))
+    task.blocked_reason = None
+    return _unblocked(ctx, task, "task.unblocked", blocked_by=blocked_by, note=note)
+
+
+def _unblocked(ctx: Ctx, task: Task, key: str, *, blocked_by: str, note: str) -> Reply:
+    """The card of a task no longer blocked, told to everyone a block tells."""
+    lines = (ctx.t("task.was_blocked", reason=blocked_by, note=note),)
+    roles = _roles(ctx, task)
+    reply = replace(task_card(ctx, task, key, tone=Tone.INFO, roles=roles), lines=lines)
+    build = _ChangeNotice(
+        ctx, "notify.unblocked", lines, task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    return _with_notices(reply, notices(ctx, _everyone_on(roles), build))
 
 
 def assign(ctx: Ctx, args: Args) -> Reply:
@@ -438,16 +529,213 @@ def comment(ctx: Ctx, args: Args) -> Reply:
     )
 
 
-def delete(ctx: Ctx, args: Args) -> Reply:
+# -- edit ---------------------------------------------------------------------
+
+_EDIT_OPTIONS = {
+    **{name: canonical for name, canonical in OPTION_ALIASES.items() if canonical in _EDITABLE},
+    "title": "title",
+    "标题": "title",
+    "名称": "title",
+}
+_OPTION_WORD = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
+_CLEAR = {"none", "-", "无"}
+
+
+def _edit_options(words: list[str]) -> dict[str, str]:
+    """`title:` takes every word up to the next option (so a title needs no quotes, and
+    the Edit title form can append its answer); the other options take one word, or the
+    next one after a bare `due:`."""
+    options: dict[str, str] = {}
+    title: list[str] | None = None
+    in_title = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        match = _OPTION_WORD.match(word)
+        name = _EDIT_OPTIONS.get(match.group(1).lower()) if match else None
+        if match is not None and name is None:
+            refuse_unknown(match.group(1), match.group(2), _EDIT_OPTIONS)  # `dur:fri`
+        if match is None or name is None:
+            if in_title:
+                assert title is not None
+                title.append(word)
+                continue
+            raise CommandError("edit_what", value=word)
+        if name in options or (name == "title" and title is not None):
+            raise CommandError("repeated_option", option=name)
+        value = match.group(2).strip()
+        in_title = name == "title"
+        if in_title:
+            title = [value] if value else []
+            continue
+        if not value and i < len(words) and not _OPTION_WORD.match(words[i]):
+            value, i = words[i], i + 1
+        if not value:
+            raise CommandError("empty_option", option=name)
+        options[name] = value
+    if title is not None:
+        options["title"] = " ".join(title)
+    if not options:
+        raise CommandError("edit_what", value="")
+    return options
+
+
+def _edits(
+    ctx: Ctx, task: Task, options: dict[str, str], *, sure: bool
+) -> tuple[dict[str, tuple[Any, Any]], tuple[Rich, ...]]:
+    """What the options change on the task: field -> (old, new), in the order a card
+    shows them (a value the task has already is no change); and how a date that could
+    mean two days was read. A past or far date asks first unless `sure` (see dates)."""
+    wanted: dict[str, Any] = {}
+    notes: tuple[Rich, ...] = ()
+    if "title" in options:
+        wanted["title"] = clean_title(ctx, options["title"].split())
+    if "prio" in options:
+        wanted["prio"] = PRIORITY.parse(options["prio"])
+    if "due" in options:
+        raw = options["due"]
+        if raw.lower() in _CLEAR:
+            wanted["due"] = None
+        else:
+            wanted["due"], notes = read_day(ctx, raw, sure=sure)
+    if "ms" in options:
+        raw = options["ms"]
+        wanted["ms"] = None if raw.lower() in _CLEAR else milestone_named(ctx, raw)
+    if "kind" in options:
+        wanted["kind"] = KIND.parse(options["kind"])
+    old_ms = ctx.session.get(Milestone, task.milestone_id) if task.milestone_id else None
+    current: dict[str, Any] = {
+        "title": task.title,
+        "prio": task.priority,
+        "due": task.due,
+        "ms": old_ms,
+        "kind": task.kind,
+    }
+    changes = {
+        name: (current[name], value)
+        for name, value in wanted.items()
+        if _identity(value) != _identity(current[name])
+    }
+    return changes, notes
+
+
+def _identity(value: Any) -> Any:
+    return value.id if isinstance(value, Milestone) else value
+
+
+def _audit_value(value: Any) -> Any:
+    if isinstance(value, Milestone):
+        return value.name
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def edit(ctx: Ctx, args: Args) -> Reply:
+    """Change title, priority, milestone, kind or due date; the R and A are told."""
     task = _the_task(ctx)
+    sure, words = confirmed(args.words)
+    changes, notes = _edits(ctx, task, _edit_options(words), sure=sure)
+    if not changes:
+        raise CommandError("edit_unchanged", key=ctx.task_key(task))
+    for name, (_, new) in changes.items():
+        if name == "title":
+            task.title = new
+        elif name == "prio":
+            task.priority = new
+        elif name == "due":
+            task.due = new
+        elif name == "ms":
+            task.milestone_id = new.id if new else None
+        else:
+            task.kind = new
+    task.updated_at = ctx.now
+    repo.record_event(
+        ctx.session,
+        task=task,
+        actor_id=ctx.member_id,
+        kind="edit",
+        at=ctx.now,
+        changes={n: [_audit_value(old), _audit_value(new)] for n, (old, new) in changes.items()},
+    )
+    lines = tuple(
+        ctx.t("task.change", field=name, old=_shown(old), new=_shown(new))
+        for name, (old, new) in changes.items()
+    )
+    roles = _roles(ctx, task)
+    card = task_card(ctx, task, "task.edited", tone=Tone.INFO, roles=roles)
+    reply = replace(card, lines=lines + notes)
+    build = _ChangeNotice(
+        ctx, "notify.edited", lines, task=task_view(ctx, task), who=ctx.mention(ctx.member)
+    )
+    recipients = [(m, "assignee") for m in roles[Role.R.value]]
+    recipients += [(m, "accountable") for m in roles[Role.A.value]]
+    return _with_notices(reply, notices(ctx, recipients, build))
+
+
+def _shown(value: Any) -> Any:
+    """A changed value as templates read it (a milestone by its name)."""
+    return value.name if isinstance(value, Milestone) else value
+
+
+def _edit_button(ctx: Ctx, task: Task) -> Button:
+    """Edit title: the platform asks for the new title and appends it to `title:`."""
+    return Button(
+        ctx.t("common.btn_edit_title"),
+        f"task edit {ctx.task_key(task)} title:",
+        "task_edit_title",
+        asks=ctx.t("common.ask_title"),
+    )
+
+
+def delete(ctx: Ctx, args: Args) -> Reply:
+    """Asks first: the reply offers a button, or the command again with `!` at its end."""
+    task = _the_task(ctx)
+    key = ctx.task_key(task)
+    if args.words and args.words != [CONFIRM]:
+        raise CommandError("unexpected_words", value=args.rest())
+    if not args.words:
+        return Reply(
+            title=ctx.t("task.delete_ask", task=task_view(ctx, task)),
+            lines=(ctx.t("task.delete_how", key=key),),
+            buttons=(
+                Button(
+                    ctx.t("task.btn_delete", key=key),
+                    f"task delete {key} {CONFIRM}",
+                    "task_delete",
+                    "danger",
+                ),
+            ),
+            tone=Tone.WARNING,
+        )
     task.deleted_at = ctx.now
     task.updated_at = ctx.now
     repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="deleted", at=ctx.now)
     return Reply(
         title=ctx.t("task.deleted", task=task_view(ctx, task), who=ctx.mention(ctx.member)),
+        lines=(ctx.t("task.restore_how", key=key),),
         visibility=Visibility.CHANNEL,
         tone=Tone.WARNING,
     )
+
+
+def restore(ctx: Ctx, args: Args) -> Reply:
+    """Undo a delete: the row was kept, with the time it was deleted."""
+    if not args.words:
+        raise CommandError("missing_key")
+    if len(args.words) > 1:
+        raise CommandError("unexpected_words", value=" ".join(args.words[1:]))
+    number = parse_key(args.words[0], prefix=ctx.project.key_prefix)
+    key = f"{ctx.project.key_prefix}-{number}"
+    task = repo.find_deleted_task(ctx.session, project_id=ctx.project_id, number=number, lock=True)
+    if task is None:
+        live = repo.find_task(ctx.session, project_id=ctx.project_id, number=number)
+        raise CommandError("not_deleted" if live else "unknown_task", key=key)
+    task.deleted_at = None
+    task.updated_at = ctx.now
+    repo.record_event(ctx.session, task=task, actor_id=ctx.member_id, kind="restored", at=ctx.now)
+    return task_card(ctx, task, "task.restored")
 
 
 def _on_task(
@@ -494,8 +782,8 @@ SPECS = [
         "task",
         "list",
         list_,
-        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>]",
-        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta"),
+        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>] [page:<n>]",
+        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta", "/task list page:2"),
         aliases=("ls", "列表", "列出"),
     ),
     _on_task(
@@ -549,6 +837,14 @@ SPECS = [
         several=True,
     ),
     _on_task(
+        "unblock",
+        unblock,
+        "/task unblock <key> [note]",
+        "/task unblock T-12 the keys arrived",
+        "解除阻塞",
+        "解封",
+    ),
+    _on_task(
         "assign", assign, "/task assign <key> @user…", "/task assign T-12 @ana @li", "指派", "分配"
     ),
     _on_task(
@@ -561,6 +857,16 @@ SPECS = [
     ),
     _on_task("due", due, "/task due <key> <date|none>", "/task due T-12 2026-12-01", "截止"),
     _on_task(
+        "edit",
+        edit,
+        "/task edit <key> [title:<text>] [prio:high|med|low] [ms:<milestone>|none]"
+        " [kind:bug|task|risk] [due:<date>|none]",
+        "/task edit T-12 title:Write the SRS v2 prio:high",
+        "change",
+        "修改",
+        "编辑",
+    ),
+    _on_task(
         "comment",
         comment,
         "/task comment <key> <text>",
@@ -572,10 +878,19 @@ SPECS = [
     _on_task(
         "delete",
         delete,
-        "/task delete <key>",
+        "/task delete <key> [!]",
         "/task delete T-12",
         "rm",
         "删除",
         permission=Permission.ADMIN,
+    ),
+    CommandSpec(
+        "task",
+        "restore",
+        restore,
+        "/task restore <key>",
+        ("/task restore T-12",),
+        permission=Permission.ADMIN,
+        aliases=("undelete", "恢复"),
     ),
 ]

@@ -351,6 +351,20 @@ def _find_task_query(lock: bool) -> Any:
     return query.with_for_update(of=Task).execution_options(populate_existing=True)
 
 
+def find_deleted_task(
+    session: Session, *, project_id: int, number: int, lock: bool = False
+) -> Task | None:
+    """A deleted task by number (its row is kept), to restore it."""
+    query = select(Task).where(
+        col(Task.project_id) == project_id,
+        col(Task.number) == number,
+        col(Task.deleted_at).is_not(None),
+    )
+    if lock:
+        query = query.with_for_update(of=Task).execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
 def record_event(
     session: Session, *, task: Task, actor_id: int | None, kind: str, at: datetime, **data: Any
 ) -> None:
@@ -377,6 +391,21 @@ def status_setter(session: Session, *, task_id: int, status: str) -> int | None:
     if row is None or not isinstance(row[1], dict) or row[1].get("new") != status:
         return None
     return row[0]
+
+
+def status_before(session: Session, *, task_id: int, status: str) -> str | None:
+    """The status the task had before its latest status change, if that change moved it
+    to `status` (a block keeps the old status in its event: unblocking returns to it)."""
+    row = session.exec(
+        select(TaskEvent.data)
+        .where(TaskEvent.task_id == task_id, TaskEvent.kind == "status")
+        .order_by(col(TaskEvent.id).desc())
+        .limit(1)
+    ).first()
+    if not isinstance(row, dict) or row.get("new") != status:
+        return None
+    old = row.get("old")
+    return old if isinstance(old, str) else None
 
 
 def list_tasks(
@@ -412,13 +441,14 @@ def task_page(
     project_id: int,
     today: date,
     limit: int,
+    offset: int = 0,
     statuses: Sequence[str] | None = None,
     exclude_status: str | None = None,
     due_before: date | None = None,
     member_id: int | None = None,
     milestone_id: int | None = None,
 ) -> tuple[list[Task], int]:
-    """The first `limit` matching tasks in list order, and how many match in all.
+    """`limit` matching tasks in list order from `offset` on, and how many match in all.
 
     List order: overdue first, then open, then done; within each by due date
     (none last), priority (high first) and number. Sorting and counting in SQL
@@ -434,8 +464,11 @@ def task_page(
     }
     given = {name: value for name, value in filters.items() if value is not None}
     query = _page_query(frozenset(given))
-    params = {"project_id": project_id, "today": today, "limit": limit, **given}
+    params = {"project_id": project_id, "today": today, "limit": limit, "offset": offset, **given}
     rows = session.exec(query, params=params).all()
+    if not rows and offset:  # past the last page: still say how many there are
+        total = session.exec(query, params={**params, "offset": 0, "limit": 1}).first()
+        return [], int(total[1]) if total else 0
     return [task for task, _ in rows], int(rows[0][1]) if rows else 0
 
 
@@ -466,6 +499,7 @@ def _page_query(filters: frozenset[str]) -> Any:
         .where(*where)
         .order_by(bucket, col(Task.due).is_(None), col(Task.due), priority, col(Task.number))
         .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
 
 

@@ -321,7 +321,7 @@ MUTATING = [
     ("/task", "claim T-2"),
     ("/task", "due T-1 +3d"),
     ("/task", "comment T-1 looks good"),
-    ("/task", "delete T-2"),
+    ("/task", "delete T-2 !"),
     ("/raci", "T-1 A <@U06|p06> C <@U07|p07>"),
     ("/raci", "T-1 I <@U08|p08>"),
     ("/milestone", "add Gamma due:+40d"),

@@ -64,8 +64,9 @@ def test_acceptance_pipe_in_english(tmp_path: Path) -> None:
         "  I · Informed     @zoe",
     ]
     assert out["/task done T-1"][0] == "@mei finished T-1: Write the SRS ✓"
-    assert out["/raci matrix"][:6] == [
+    assert out["/raci matrix"][:7] == [
         "RACI matrix",
+        "  • T-1✓ Write the SRS",
         "  person  T-1✓",
         "  @ana    R",
         "  @li     A",
@@ -86,7 +87,7 @@ def test_acceptance_pipe_in_chinese(tmp_path: Path) -> None:
     assert out["/raci T-1"][0] == "T-1 的 RACI：Write the SRS"
     assert out["/raci T-1"][2] == "  A · 负责  @li"
     assert out["/task done T-1"][0] == "@mei 完成了 T-1：Write the SRS ✓"
-    assert out["/raci matrix"][:2] == ["RACI 矩阵", "  成员   T-1✓"]
+    assert out["/raci matrix"][:3] == ["RACI 矩阵", "  • T-1✓ Write the SRS", "  成员   T-1✓"]
 
 
 def test_dash_c_runs_one_command_and_state_persists(tmp_path: Path) -> None:

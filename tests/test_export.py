@@ -24,7 +24,7 @@ SCRIPT = [
     ("mei", '/task add 写需求, "初稿" @ana due:2026-12-01 prio:high ms:Beta'),
     ("mei", "/task add +86 电话回访 kind:bug"),
     ("mei", "/task add 临时 任务"),
-    ("mei", "/task delete T-3"),
+    ("mei", "/task delete T-3 !"),
     ("mei", "/raci T-1 A @mei C @li I @zoe"),
     ("mei", "/standup config time:16:00 cutoff:23:00 tz:Asia/Shanghai"),
     ("ana", "/standup y: 写了需求 t: 评审 b: 等待接口文档"),

@@ -277,6 +277,23 @@ async def test_block_form_submits_the_reason(feishu: FeishuHarness, db: Database
     assert (task.status, task.blocked_reason) == ("blocked", "等待密钥")
 
 
+async def test_edit_title_form_renames_the_task(feishu: FeishuHarness, db: Database) -> None:
+    """`task show` carries an Edit title form; its answer follows `title:` as the new title."""
+    await feishu.callback(message_event("task add 上线 计划"))
+    await feishu.callback(message_event("task show T-1"))
+    [shown] = feishu.fake.sent("/open-apis/ephemeral/v1/send")
+    form = shown["card"]["body"]["elements"][-1]
+    assert form == {"tag": "form", "name": "form_task_edit_title", "elements": [
+        {"tag": "input", "name": "answer",
+         "placeholder": {"tag": "plain_text", "content": "new title"}, "max_length": 500},
+        {"tag": "button", "text": {"tag": "plain_text", "content": "Edit title"}, "type": "default",
+         "behaviors": [{"type": "callback", "value": {"command": "task edit T-1 title:"}}],
+         "form_action_type": "submit", "name": "submit_task_edit_title"},
+    ]}  # fmt: skip
+    await feishu.callback(card_event("task edit T-1 title:", answer="上线 计划 第二版"))
+    assert tasks(db)[0].title == "上线 计划 第二版"
+
+
 # -- the Open API's limits and errors ------------------------------------------------------------
 
 

@@ -87,8 +87,8 @@ def _error(chat: Chat, text: str, user: str = "mei") -> tuple[str, list[str]]:
 
 
 TASK_CAN = (
-    "/task can do: add, list, show, start, done, reopen, block, assign, claim, due, "
-    "comment, delete."
+    "/task can do: add, list, show, start, done, reopen, block, unblock, assign, claim, due, "
+    "edit, comment, delete, restore."
 )
 
 
@@ -112,7 +112,7 @@ def test_a_destructive_command_is_suggested_only_when_clearly_typed(chat: Chat) 
     chat.say("mei", "task add A")
     for typed in ("delet", "del"):
         assert _error(chat, f"/task {typed} T-1")[1] == [
-            "Usage: /task delete <key>",
+            "Usage: /task delete <key> [!]",
             "Example: /task delete T-12",
         ]
     assert _error(chat, "/task finsh T-1")[1][0] == "Usage: /task done <key>"
@@ -156,7 +156,7 @@ def test_bare_groups_show_their_help(chat: Chat) -> None:
         assert reply.items[0].plain().startswith(first)
         assert reply.text() == chat.say("ana", f"/teambot help {group}").text()
     assert [i.plain() for i in chat.say("ana", "/task").items][-1] == (
-        "/task delete <key> — Delete a task (admins)."
+        "/task restore <key> — Bring back a deleted task (admins)."
     )
 
 
@@ -165,8 +165,8 @@ def test_help_fits_a_screen_grouped_by_what_people_do(chat: Chat) -> None:
     reply = chat.say("ana", "/teambot help")
     assert reply.title.plain() == "teambot commands"
     assert [i.plain() for i in reply.items] == [
-        "Track work: /task add, list, show, start, done, reopen, block, assign, claim, due, "
-        "comment, delete; /milestone add, list, show, done",
+        "Track work: /task add, list, show, start, done, reopen, block, unblock, assign, claim, "
+        "due, edit, comment, delete, restore; /milestone add, list, show, done",
         "Roles (RACI): /raci show, set, matrix, check",
         "Meetings: /standup answer, config, off, status, away, task; "
         "/retro start, add, list, vote, close",

@@ -121,7 +121,7 @@ def test_export_counts_what_it_holds_and_names_the_server_command(chat: Chat) ->
     """/teambot export shows the admin what an export holds and the command that writes it."""
     chat.say("mei", "task add first @ana")
     chat.say("mei", "task add second")
-    chat.say("mei", "/task delete T-2")
+    chat.say("mei", "/task delete T-2 !")
     reply = chat.say("mei", "/teambot export csv")
     assert (reply.tone, reply.visibility) == (Tone.INFO, Visibility.EPHEMERAL)
     assert reply.title.plain() == "Export of general"

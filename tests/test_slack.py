@@ -345,6 +345,30 @@ async def test_block_button_asks_for_a_reason_in_a_form(slack: Harness, db: Data
     )
 
 
+async def test_edit_title_button_opens_a_form_and_renames_the_task(
+    slack: Harness, db: Database
+) -> None:
+    """`/task show`'s Edit title opens a modal; its answer becomes the title, spaces and all."""
+    await slack.slash("/task", "add Tpyo in title")
+    shown = (await slack.slash("/task", "show T-1")).json()
+    value = json.dumps({"command": "task edit T-1 title:", "title": "Edit title",
+                        "label": "new title"})  # fmt: skip
+    assert shown["blocks"][-1]["elements"][-1] == button(
+        "Edit title", "tb:ask:task_edit_title", value
+    )
+    await slack.interact(click(value, action_id="tb:ask:task_edit_title", action_ts="4.2"))
+    [opened] = slack.fake.called("views.open")
+    assert opened["view"]["title"] == {"type": "plain_text", "text": "Edit title"}
+    submission = fixture_json("slack_view_submission.json")
+    submission["view"].update({
+        "callback_id": "tb:ask", "private_metadata": opened["view"]["private_metadata"],
+        "state": {"values": {"answer": {"answer": {"type": "plain_text_input",
+                                                   "value": "Typo fixed in title"}}}},
+    })  # fmt: skip
+    assert (await slack.interact(submission)).status_code == 200
+    assert tasks(db)[0].title == "Typo fixed in title"
+
+
 # -- safety of what is shown -------------------------------------------------------------------
 
 

@@ -227,7 +227,7 @@ def test_list_filters(chat: Chat, filter_: str, expected: list[str]) -> None:
 
 def test_list_order_and_page(chat: Chat) -> None:
     """Lists sort overdue, open, done; then by due date (none last), priority and key;
-    they show the first 25 and count the rest."""
+    they show 20 a page and say how to see the next."""
     chat.say("mei", "task add no due, low prio:low")
     chat.say("mei", "task add no due, high prio:high")
     chat.say("mei", "task add later, med due:+5d")
@@ -243,10 +243,12 @@ def test_list_order_and_page(chat: Chat) -> None:
     reply = chat.say("mei", "task list")
     assert reply.title.plain() == "Open tasks (29)"
     shown = [i.plain().split()[0] for i in reply.items]
-    assert shown == ["T-5", "T-4", "T-3", "T-2"] + [f"T-{n}" for n in range(7, 28)]  # T-1 is low
-    assert [f.plain() for f in reply.footer] == [
-        "…and 4 more. Narrow it down with mine, @someone or ms:<milestone>."
-    ]
+    assert shown == ["T-5", "T-4", "T-3", "T-2"] + [f"T-{n}" for n in range(7, 23)]
+    assert [f.plain() for f in reply.footer] == ["Page 1 of 2 — /task list page:2 for more"]
+    reply = chat.say("mei", "task list page:2")
+    shown = [i.plain().split()[0] for i in reply.items]
+    assert shown == [f"T-{n}" for n in range(23, 31)] + ["T-1"]  # T-1 is low
+    assert [f.plain() for f in reply.footer] == ["Page 2 of 2"]
 
 
 def test_list_bad_filter(chat: Chat) -> None:
@@ -314,12 +316,13 @@ def test_done_twice_says_so_and_changes_nothing(chat: Chat) -> None:
 
 
 def test_done_notifies_informed_and_block_notifies_consulted_too(chat: Chat) -> None:
-    """I hear about done and blocked; C only about blocked; nobody twice."""
+    """I hear about done and blocked; C and A only about blocked; nobody twice."""
     chat.say("mei", "task add Deploy @ana")
     chat.say("mei", "raci 1 A @mei C @wang @zoe I @zoe @li")
     blocked = chat.say("ana", "task block 1 no access")
     assert sorted((n.platform_user_id, n.reason) for n in blocked.notifications) == [
         ("li", "i"),
+        ("mei", "accountable"),
         ("wang", "c"),
         ("zoe", "i"),
     ]
@@ -451,7 +454,7 @@ def test_comment_is_stored_with_author(chat: Chat) -> None:
 def test_delete_hides_the_task_but_keeps_the_row(chat: Chat) -> None:
     """A deleted task disappears from lists and keys, but nothing is lost."""
     chat.say("mei", "task add Gone")
-    chat.say("mei", "task delete 1")
+    chat.say("mei", "task delete 1 !")
     assert chat.task(1).deleted_at is not None
     assert chat.say("mei", "task list all").items == ()
     assert chat.say("mei", "task show 1").title.plain() == "There is no task T-1 in this project."
