@@ -10,13 +10,14 @@ there is none. A period with nothing new gives one line instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS
+from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS, is_workday, parse_days
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -27,7 +28,14 @@ from commands.registry import Args, CommandSpec
 from commands.standup import parse_clock, parse_zone
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
 from storage import kpi
-from storage.models import ChannelBinding, DigestConfig, Milestone, Project, Workspace
+from storage.models import (
+    ChannelBinding,
+    DigestConfig,
+    Milestone,
+    Project,
+    StandupConfig,
+    Workspace,
+)
 
 BURNDOWN_DAYS = 14
 MAX_CHART_DAYS = 60
@@ -181,7 +189,7 @@ def digest_reply(
 def burndown_image(
     session: Session, catalog: Catalog, *, project: Project, locale: str, now: datetime
 ) -> Image:
-    from commands.chart import burndown_png
+    from commands.chart import ChartText, burndown_png, cjk_font
 
     assert project.id is not None
     tz = ZoneInfo(project.timezone)
@@ -217,8 +225,46 @@ def burndown_image(
         start=start,
         end=end,
     )
-    png = burndown_png(points, until=today)
+    # The chart's words in the project's language when a font can draw them; else English
+    # in Pillow's own font (never boxes for missing glyphs: those it lacks show as "?").
+    name = milestone.name if milestone else ""
+    font = cjk_font() if locale == "zh" or not name.isascii() else None
+    words = locale if font is not None or locale == "en" else "en"
+
+    def word(key: str, /, **params: object) -> str:
+        return catalog.text(words, f"digest.chart_{key}", **params).plain()
+
+    text = ChartText(
+        title=word("title", name=milestone.name if milestone else None, days=BURNDOWN_DAYS),
+        remaining=word("remaining"),
+        scope=word("scope"),
+        ideal=word("ideal"),
+        axis=word("axis"),
+        today=word("today"),
+        due=word("due"),
+    )
+    png = burndown_png(
+        points,
+        until=today,
+        due=milestone.due if milestone else None,
+        workday=_workdays(session, project_id=project.id),
+        text=text,
+        font_path=font,
+    )
     return Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
+
+
+def _workdays(session: Session, *, project_id: int) -> Callable[[date], bool]:
+    """The project's work days: its standup's days and calendar, else Monday to Friday."""
+    config = session.exec(
+        select(StandupConfig)
+        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+        .where(ChannelBinding.project_id == project_id)
+        .order_by(col(StandupConfig.id))
+    ).first()
+    days = parse_days(config.days) if config is not None else frozenset(range(5))
+    calendar = config.calendar if config is not None else "none"
+    return lambda day: is_workday(day, days=days, calendar=calendar)
 
 
 def digest_posts(
