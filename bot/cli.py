@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run the commands in this file, one per line",
     )
 
-    sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
+    demo = sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
+    demo.add_argument(
+        "--fast", action="store_true",
+        help="never pause between sections (on a terminal it waits for Enter)",
+    )  # fmt: skip
 
     serve = sub.add_parser("serve", help="run the bot: Slack (HTTP or Socket Mode) and /healthz")
     serve.add_argument("--host", help="listen address (default TEAMBOT_HOST)")
@@ -71,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
                      help="where to write (default: the current directory)")  # fmt: skip
     return parser
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except EOFError:
+        return "q"
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -173,7 +184,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.cmd == "demo":
         from bot.demo import run_demo
 
-        return run_demo(settings)
+        paced = not args.fast and sys.stdin.isatty() and sys.stdout.isatty()
+        return run_demo(settings, pause=_ask if paced else None)
     if args.cmd == "db":
         from storage.db import Database
         from storage.migrate import current_revision, upgrade

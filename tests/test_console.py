@@ -16,6 +16,7 @@ import pytest
 
 from bot.app import build_app
 from bot.console import Console, Style, logging_to, mentions_in, render
+from bot.demo import TOUR, WEEK, _sections, run_demo
 from bot.logs import formatter
 from bot.settings import Settings
 from commands.types import (
@@ -155,14 +156,38 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
 
 
 def test_demo_runs_the_tour_and_exits_zero(tmp_path: Path) -> None:
-    """`teambot demo` tours everything built so far and exits 0."""
-    done = teambot(tmp_path, "demo")
+    """`teambot demo --fast` tours everything built so far without pausing, ends by
+    saying what to try next, and exits 0."""
+    done = teambot(tmp_path, "demo", "--fast")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     out = blocks(done.stdout)
     assert out["/raci matrix"][0] == "RACI matrix"
     assert out["/teambot lang zh"] == ["本项目已切换为中文。"]
     assert not (tmp_path / "teambot.db").exists()
+    ending = done.stdout.split("That was the tour. What to try next:\n", 1)[1].splitlines()
+    assert ending[0].startswith("  `teambot console` — your own channel")
+    assert len(ending) == 5
+    assert "Enter: next" not in done.stdout
+
+
+def test_the_demo_pauses_before_each_section(tmp_path: Path) -> None:
+    """Paced, the demo asks before each section after the first, numbered; `q` runs the
+    rest without asking again. The closing words follow the configured language."""
+    asked: list[str] = []
+
+    def pause(prompt: str) -> str:
+        asked.append(prompt.strip())
+        return "q" if len(asked) == 3 else ""
+
+    out = io.StringIO()
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'unused.db'}", locale="zh")
+    assert run_demo(settings, out=out, pause=pause) == 0
+    total = len(_sections(TOUR)) + len(_sections(WEEK))
+    assert asked == [
+        f"（{n}/{total}）回车：继续 · 输入 q 再回车：不再暂停，运行到底" for n in (2, 3, 4)
+    ]
+    assert "演示到此结束。接下来可以试试：" in out.getvalue()
 
 
 def test_mentions_are_names() -> None:
