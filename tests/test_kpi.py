@@ -666,3 +666,20 @@ def test_kpi_reply_for_a_digest_says_nothing_new_in_one_line(
         "本周没有新动态：没有新建、完成或受阻的任务，也没有站会汇报或复盘记录。"
     )
     assert len(busy.lines) == len(kpi.METRICS)
+
+
+def test_every_metric_has_a_label_in_every_language() -> None:
+    """Each metric is named beside its entry in English and Chinese; none is blank, none is
+    left over, and a metric without a label is an error, never an empty name."""
+    from commands.i18n import LOCALES
+    from commands.kpi import LABELS, label
+    from storage.kpi import METRICS
+
+    assert set(LABELS) == set(METRICS)
+    for metric in METRICS:
+        assert set(LABELS[metric]) == set(LOCALES)
+        for locale in LOCALES:
+            assert label(locale, metric).plain().strip()
+    assert len({LABELS[m]["en"] for m in METRICS}) == len(METRICS)
+    with pytest.raises(KeyError):
+        label("en", "no_such_metric")
