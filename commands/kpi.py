@@ -251,19 +251,19 @@ def _list_targets(ctx: Ctx) -> Reply:
 
 SPECS = [
     CommandSpec(
-        "kpi",
-        "report",
-        report,
-        "/kpi [period:week|month|sprint]",
-        ("/kpi", "/kpi period:month", "/kpi sprint"),
+        group="kpi",
+        name="report",
+        handler=report,
+        usage="/kpi [period:week|month|sprint]",
+        examples=("/kpi", "/kpi period:month", "/kpi sprint"),
         aliases=("show", "报告"),
     ),
     CommandSpec(
-        "kpi",
-        "target",
-        target,
-        "/kpi target [<metric><op><value> | <metric> off]",
-        (
+        group="kpi",
+        name="target",
+        handler=target,
+        usage="/kpi target [<metric><op><value> | <metric> off]",
+        examples=(
             "/kpi target bugfix>=95%",
             "/kpi target response<=2h",
             "/kpi target cycle<=3d",
