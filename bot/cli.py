@@ -20,13 +20,22 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument("--channel", default="general", help="the channel you are in")
     console.add_argument("-c", "--command", help="run this command (or lines) and exit")
     console.add_argument(
+        "--log-file", type=Path, metavar="FILE",
+        help="where warnings and errors are logged, away from the chat "
+             "(default: teambot-console.log in the temporary directory)",
+    )  # fmt: skip
+    console.add_argument(
         "file",
         nargs="?",
         type=argparse.FileType("r", encoding="utf-8"),
         help="run the commands in this file, one per line",
     )
 
-    sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
+    demo = sub.add_parser("demo", help="a scripted tour of teambot on a throw-away database")
+    demo.add_argument(
+        "--fast", action="store_true",
+        help="never pause between sections (on a terminal it waits for Enter)",
+    )  # fmt: skip
 
     serve = sub.add_parser("serve", help="run the bot: Slack (HTTP or Socket Mode) and /healthz")
     serve.add_argument("--host", help="listen address (default TEAMBOT_HOST)")
@@ -70,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except EOFError:
+        return "q"
+
+
 def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
@@ -84,13 +100,32 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`teambot ARGV` (None: this process's own command line); the exit status."""
     try:
         return _run(_parser().parse_args(argv))
     finally:
-        # The interpreter's final garbage collection over SQLAlchemy's and
-        # pydantic's objects costs 0.15-0.3 s of every short command (see
-        # bench/startup.py); frozen objects are left to the OS to reclaim.
-        gc.freeze()
+        if argv is None:
+            # The interpreter's final garbage collection over SQLAlchemy's and
+            # pydantic's objects costs 0.15-0.3 s of every short command (see
+            # bench/startup.py); frozen objects are left to the OS to reclaim. Only
+            # when the process ends here: a caller in-process keeps its collector.
+            gc.freeze()
+
+
+def configuration_errors(err: ValidationError) -> list[str]:
+    """One line per bad setting, named as it is set (its environment variable), without
+    the value (it may be a secret) or pydantic's links."""
+    from bot.settings import Settings
+
+    lines = []
+    for error in err.errors(include_url=False, include_input=False):
+        where = str(error["loc"][0]) if error["loc"] else ""
+        field = Settings.model_fields.get(where)
+        alias = field.validation_alias if field is not None else None
+        name = (alias if isinstance(alias, str) else where).upper()
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}: {message}" if name else message)
+    return lines
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -99,28 +134,34 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
     except ValidationError as err:
-        print(f"teambot: bad configuration:\n{err}", file=sys.stderr)
+        for line in configuration_errors(err):
+            print(f"teambot: {line}", file=sys.stderr)
         return 2
-    from bot.logs import configure
-
-    configure(settings.log_format)
+    from bot.logs import configure, formatter
 
     if args.cmd == "console":
         from bot.app import build_app
-        from bot.console import Console, default_user, main_loop, wants_color
+        from bot.console import LOG_FILE, Console, default_user, logging_to, main_loop, wants_color
 
-        app = build_app(settings)
-        try:
-            console = Console(
-                router=app.router,
-                user=args.user or default_user(),
-                channel=args.channel,
-                out=sys.stdout,
-                color=wants_color(sys.stdout),
-            )
-            return main_loop(console, command=args.command, source=args.file)
-        finally:
-            app.close()
+        log_file = args.log_file or LOG_FILE
+        with logging_to(log_file, formatter(settings.log_format)) as logged:
+            app = build_app(settings)
+            try:
+                console = Console(
+                    router=app.router,
+                    user=args.user or default_user(),
+                    channel=args.channel,
+                    out=sys.stdout,
+                    color=wants_color(sys.stdout),
+                )
+                status = main_loop(console, command=args.command, source=args.file)
+            finally:
+                app.close()
+        if logged.count:
+            print(f"teambot: {logged.count} warning(s) or error(s) logged in {log_file}",
+                  file=sys.stderr)  # fmt: skip
+        return status
+    configure(settings.log_format)
     if args.cmd == "serve":
         from bot.app import build_app
         from bot.serve import serve
@@ -145,7 +186,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.cmd == "demo":
         from bot.demo import run_demo
 
-        return run_demo(settings)
+        paced = not args.fast and sys.stdin.isatty() and sys.stdout.isatty()
+        return run_demo(settings, pause=_ask if paced else None)
     if args.cmd == "db":
         from storage.db import Database
         from storage.migrate import current_revision, upgrade

@@ -2,8 +2,14 @@
 
 You are a member of a channel in a local workspace and type the same
 commands as in Slack or Feishu. `@name` mentions anyone (people are known by
-their names here). Console commands start with a colon: `:user NAME`,
-`:channel NAME`, `:who`, `:help`, `:quit`.
+their names here; a mention names a person, it does not rename them). Console
+commands start with a colon: `:user NAME`, `:channel NAME`, `:who`, `:help`,
+`:quit`.
+
+A console shows what is for its own channels: the clock of an interactive
+console runs the schedules of the channels it has been in, so two consoles on
+one database each get their own standups and digests. The log goes to a file
+(`LOG_FILE` unless given one), never between the lines of the chat.
 
 A reply's picture (a chart) is written to a PNG file, in the system's
 temporary directory under `teambot-charts/` unless the console is given a
@@ -15,21 +21,28 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import logging
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from sqlmodel import Session, col, select
+
+from bot.logs import LinkCodeFilter
 from bot.text import pad, width
 from commands.router import Router
 from commands.types import Image, Inbound, Lit, Mention, MentionRef, Post, Reply, Rich, Tone, Val
+from schedules.engine import Scope
+from storage.models import ChannelBinding, Workspace
 
 PLATFORM = "console"
 WORKSPACE = "local"
+LOG_FILE = Path(tempfile.gettempdir()) / "teambot-console.log"
 _MENTION = re.compile(r"@([^\s@:：,，;；]+)")
 
 
@@ -131,9 +144,14 @@ def save_image(image: Image, directory: Path) -> Path:
 
 
 def mentions_in(text: str) -> dict[str, MentionRef]:
-    """In the console everyone is known by name: `@ana` mentions the member "ana"."""
+    """In the console everyone is known by name: `@ana` mentions the member "ana".
+
+    A mention carries no display name: the text after `@` is how the writer typed
+    it, not the person's name, so `@Ben` never renames ben (a person's name is the
+    one they speak under, `--user`/`:user`). Someone first seen in a mention is
+    known by the lower-case name until they speak."""
     return {
-        name: MentionRef(platform_user_id=name.lower(), display_name=name)
+        name: MentionRef(platform_user_id=name.lower())
         for name in _MENTION.findall(text)
         if name.lower() not in ("me", "我")
     }
@@ -151,6 +169,23 @@ class Console:
         self.style = Style(color=color)
         self.chart_dir = chart_dir or Path(tempfile.gettempdir()) / "teambot-charts"
         self.failures = 0
+        self.channels = {channel}  # every channel this console has been in
+
+    def scope(self, session: Session) -> Scope:
+        """The schedules this console's clock runs: those of the channels it has been in."""
+        rows = session.exec(
+            select(ChannelBinding.id, ChannelBinding.project_id)
+            .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+            .where(
+                Workspace.platform == PLATFORM,
+                Workspace.external_id == WORKSPACE,
+                col(ChannelBinding.channel_id).in_(sorted(self.channels)),
+            )
+        ).all()
+        return Scope(
+            bindings=frozenset(b for b, _ in rows if b is not None),
+            projects=frozenset(p for _, p in rows),
+        )
 
     def inbound(self, text: str) -> Inbound:
         return Inbound(
@@ -182,7 +217,9 @@ class Console:
             print(self.style.dim(f"  🖼 {alt + ': ' if alt else ''}{path}"), file=self.out)
 
     def show_post(self, post: Post) -> None:
-        """What the clock posts: into a channel, or to one person."""
+        """What the clock posts into one of this console's channels, or to one person."""
+        if post.channel_id and post.channel_id not in self.channels:
+            return
         where = f"#{post.channel_id}" if post.channel_id else f"@{post.user_id} (direct)"
         print(self.style.dim(f"\n⏰ teambot → {where}"), file=self.out)
         self.show(post.reply)
@@ -193,15 +230,29 @@ class Console:
         arg = arg.strip().lstrip("@#")
         if word in ("q", "quit", "exit"):
             return False
-        if word == "user" and arg:
+        if word in ("user", "channel") and not arg:
+            self.failures += 1
+            example = "ana" if word == "user" else "ops"
+            print(
+                self.style.tone(Tone.ERROR, f"✗ :{word} needs a name: :{word} NAME")
+                + self.style.dim(f" (e.g. :{word} {example}; :who shows who and where you are)"),
+                file=self.out,
+            )
+            return True
+        if word == "user":
             self.user = arg
-        elif word == "channel" and arg:
+        elif word == "channel":
             self.channel = arg
+            self.channels.add(arg)
         elif word in ("help", "h", "?"):
             print(_CONSOLE_HELP, file=self.out)
             return True
         elif word != "who":
-            print(f"unknown console command :{word} (try :help)", file=self.out)
+            self.failures += 1
+            print(
+                self.style.tone(Tone.ERROR, f"✗ unknown console command :{word} (try :help)"),
+                file=self.out,
+            )
             return True
         print(self.style.dim(f"you are @{self.user} in #{self.channel}"), file=self.out)
         return True
@@ -260,7 +311,10 @@ def wants_color(stream: TextIO) -> bool:
 
 
 def main_loop(console: Console, *, command: str | None, source: TextIO | None) -> int:
-    """-c runs one command; a file or a pipe runs its lines; a terminal chats."""
+    """-c runs one command; a file or a pipe runs its lines; a terminal chats.
+
+    A script (-c, a file, a pipe) exits 1 when any of its commands failed (an
+    answer in the error tone, or a console command it could not do), else 0."""
     if command is not None:
         console.run(command.splitlines(), echo=False)
     elif source is not None:
@@ -268,13 +322,55 @@ def main_loop(console: Console, *, command: str | None, source: TextIO | None) -
     elif sys.stdin.isatty():
         from bot.scheduling import BackgroundClock
 
-        # Standups, digests and alerts arrive between your own lines.
-        clock = BackgroundClock(console.router, console.show_post)
+        # Standups, digests and alerts of this console's channels arrive between your lines.
+        clock = BackgroundClock(console.router, console.show_post, scope=console.scope)
         clock.start()
         try:
             console.interactive()
         finally:
             clock.stop()
+        return 0
     else:
         console.run(sys.stdin, echo=True)
-    return 0
+    return 1 if console.failures else 0
+
+
+class LogCount(logging.Handler):
+    """Counts the warnings and errors logged while the console runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+@contextlib.contextmanager
+def logging_to(path: Path, formatter: logging.Formatter) -> Iterator[LogCount]:
+    """While the console runs, the log (warnings and worse) goes to `path` and nowhere
+    else: a chat transcript, piped or on a terminal, holds only the chat."""
+    root = logging.getLogger()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, encoding="utf-8", delay=True)
+    to_file.setLevel(logging.WARNING)
+    to_file.setFormatter(formatter)
+    to_file.addFilter(LinkCodeFilter())
+    counter = LogCount()
+    saved = root.handlers[:], root.level
+    # Handlers that write to the terminal (a configured stderr handler) step aside.
+    keep = [h for h in root.handlers if not _writes_to_terminal(h)]
+    root.handlers = [*keep, to_file, counter]
+    if root.level > logging.WARNING or root.level == logging.NOTSET:
+        root.setLevel(logging.WARNING)
+    try:
+        yield counter
+    finally:
+        root.handlers, level = saved
+        root.setLevel(level)
+        to_file.close()
+
+
+def _writes_to_terminal(handler: logging.Handler) -> bool:
+    stream = getattr(handler, "stream", None)
+    return type(handler) is logging.StreamHandler and stream in (sys.stderr, sys.stdout)

@@ -1,10 +1,14 @@
-"""`teambot demo`: a scripted tour of what teambot does, on a throw-away database."""
+"""`teambot demo`: a scripted tour of what teambot does, on a throw-away database.
+
+On a terminal it pauses before each section (Enter goes on; `--fast` never
+pauses) and ends by saying what to try next."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -13,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.app import build_app
 from bot.console import Console, wants_color
 from bot.settings import Settings
+from commands.i18n import Catalog
 from commands.types import Post
 from schedules.engine import Engine, Send
 from storage.types import utcnow
@@ -122,16 +127,29 @@ WEEK = """\
 """
 
 
-def run_demo(settings: Settings, *, out: TextIO | None = None) -> int:
+def run_demo(
+    settings: Settings,
+    *,
+    out: TextIO | None = None,
+    pause: Callable[[str], str] | None = None,
+) -> int:
     """Run the tour and the simulated week; exit status 1 if any step hit an
-    unexpected error."""
+    unexpected error.
+
+    With `pause` (it shows a prompt and returns what was typed), the demo stops
+    before each section until Enter; `q` runs the rest without stopping. It ends by
+    saying what to try next."""
     stream = out or sys.stdout
+    sections = _sections(TOUR) + _sections(WEEK)
+    catalog = Catalog()
+    locale = settings.locale
     with tempfile.TemporaryDirectory(prefix="teambot-demo-") as tmp:
         demo_settings = settings.model_copy(
             update={"database_url": f"sqlite:///{Path(tmp) / 'demo.db'}"}
         )
         clock = DemoClock()
         app = build_app(demo_settings, clock=clock)
+        chart_dir = Path(tempfile.gettempdir()) / "teambot-demo-charts"
         try:
             console = Console(
                 router=app.router,
@@ -139,25 +157,45 @@ def run_demo(settings: Settings, *, out: TextIO | None = None) -> int:
                 channel="launch",
                 out=stream,
                 color=wants_color(stream),
-                chart_dir=Path(tempfile.gettempdir()) / "teambot-demo-charts",
+                chart_dir=chart_dir,
             )
-            for line in TOUR.splitlines():
-                _step(console, line, stream)
-            clock.fake = datetime(2026, 9, 28, 8, 0, tzinfo=SHANGHAI)
             engine = Engine(
                 db=app.db, catalog=app.router.catalog, send=_printer(console), clock=clock,
                 default_locale=app.router.defaults.locale,
             )  # fmt: skip
-            for line in WEEK.splitlines():
-                if line.startswith("@ "):
-                    clock.fake = datetime.fromisoformat(line[2:].strip()).replace(tzinfo=SHANGHAI)
-                    print(console.style.bold(f"\n🕘 {line[2:].strip()}"), file=stream)
-                    asyncio.run(engine.run_due())
-                else:
-                    _step(console, line, stream)
+            tour = len(_sections(TOUR))
+            for number, section in enumerate(sections, 1):
+                if pause is not None and number > 1:
+                    prompt = catalog.text(locale, "demo.section", number=number,
+                                          total=len(sections)).plain()  # fmt: skip
+                    if pause(console.style.dim(f"\n{prompt} ")).strip().lower() == "q":
+                        pause = None
+                if number == tour + 1:
+                    clock.fake = datetime(2026, 9, 28, 8, 0, tzinfo=SHANGHAI)
+                for line in section:
+                    if line.startswith("@ "):
+                        when = line[2:].strip()
+                        clock.fake = datetime.fromisoformat(when).replace(tzinfo=SHANGHAI)
+                        print(console.style.bold(f"\n🕘 {when}"), file=stream)
+                        asyncio.run(engine.run_due())
+                    else:
+                        _step(console, line, stream)
         finally:
             app.close()
+    print(console.style.bold("\n" + catalog.text(locale, "demo.next_title").plain()), file=stream)
+    for step in catalog.lines(locale, "demo.next", directory=str(chart_dir)):
+        print("  " + step.plain(), file=stream)
     return 1 if app.router.crashes else 0
+
+
+def _sections(script: str) -> list[list[str]]:
+    """The script cut before each narration line ("# …"): one section per story."""
+    out: list[list[str]] = []
+    for line in script.splitlines():
+        if line.startswith("# ") or not out:
+            out.append([])
+        out[-1].append(line)
+    return out
 
 
 class DemoClock:

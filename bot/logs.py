@@ -82,12 +82,13 @@ def guard_payload_loggers() -> None:
             logger.addFilter(LinkCodeFilter())
 
 
+def formatter(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
 def configure(log_format: str, *, level: int = logging.WARNING) -> None:
     """The root logger's one handler, on stderr, in the format asked for."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(LinkCodeFilter())  # whatever logger a record comes from
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(formatter(log_format))
     logging.basicConfig(level=level, handlers=[handler])

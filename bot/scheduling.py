@@ -7,12 +7,14 @@ import logging
 import threading
 from collections.abc import Callable
 
+from sqlmodel import Session
+
 from bot.console import PLATFORM
 from bot.hub import DeliveryError, Hub
 from commands.router import Router
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import ClockObserver, Engine, Send, TimeSource, Undelivered
+from schedules.engine import ClockObserver, Engine, Scope, Send, TimeSource, Undelivered
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def build_clockwork(
     *,
     observer: ClockObserver | None = None,
     time_source: TimeSource | None = None,
+    scope: Callable[[Session], Scope] | None = None,
 ) -> Clockwork:
     """The clock for a router. What is due is decided by the database's clock, unless the
     router runs on a clock of its own (tests, the demo): then by that one."""
@@ -64,16 +67,25 @@ def build_clockwork(
         clock=router.clock,
         time_source=time_source,
         observer=observer,
+        scope=scope,
     )
     return Clockwork(engine)
 
 
 class BackgroundClock:
-    """The clock for the console: its own event loop in a thread, posts printed."""
+    """The clock for the console: its own event loop in a thread, posts printed; with a
+    `scope`, only the schedules of those channels."""
 
-    def __init__(self, router: Router, show: Callable[[Post], None]) -> None:
+    def __init__(
+        self,
+        router: Router,
+        show: Callable[[Post], None],
+        *,
+        scope: Callable[[Session], Scope] | None = None,
+    ) -> None:
         self.router = router
         self.show = show
+        self.scope = scope
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -94,7 +106,7 @@ class BackgroundClock:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        clockwork = build_clockwork(self.router, send)
+        clockwork = build_clockwork(self.router, send, scope=self.scope)
         try:
             await clockwork.start()
         except Exception:

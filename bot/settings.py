@@ -49,7 +49,10 @@ class Settings(BaseSettings):
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
-            raise ValueError("is a placeholder, not a real secret")
+            raise ValueError(
+                "is a placeholder, not a real secret: set the one the platform gave you, "
+                "or leave it unset"
+            )
         if value is not None and not value.get_secret_value().strip():
             return None
         return value

@@ -10,13 +10,14 @@ there is none. A period with nothing new gives one line instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS
+from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS, is_workday, parse_days
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -26,7 +27,14 @@ from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
 from storage import kpi
-from storage.models import ChannelBinding, DigestConfig, Milestone, Project, Workspace
+from storage.models import (
+    ChannelBinding,
+    DigestConfig,
+    Milestone,
+    Project,
+    StandupConfig,
+    Workspace,
+)
 
 BURNDOWN_DAYS = 14
 MAX_CHART_DAYS = 60
@@ -180,7 +188,7 @@ def digest_reply(
 def burndown_image(
     session: Session, catalog: Catalog, *, project: Project, locale: str, now: datetime
 ) -> Image:
-    from commands.chart import burndown_png
+    from commands.chart import ChartText, burndown_png, cjk_font
 
     assert project.id is not None
     tz = ZoneInfo(project.timezone)
@@ -216,8 +224,46 @@ def burndown_image(
         start=start,
         end=end,
     )
-    png = burndown_png(points, until=today)
+    # The chart's words in the project's language when a font can draw them; else English
+    # in Pillow's own font (never boxes for missing glyphs: those it lacks show as "?").
+    name = milestone.name if milestone else ""
+    font = cjk_font() if locale == "zh" or not name.isascii() else None
+    words = locale if font is not None or locale == "en" else "en"
+
+    def word(key: str, /, **params: object) -> str:
+        return catalog.text(words, f"digest.chart_{key}", **params).plain()
+
+    text = ChartText(
+        title=word("title", name=milestone.name if milestone else None, days=BURNDOWN_DAYS),
+        remaining=word("remaining"),
+        scope=word("scope"),
+        ideal=word("ideal"),
+        axis=word("axis"),
+        today=word("today"),
+        due=word("due"),
+    )
+    png = burndown_png(
+        points,
+        until=today,
+        due=milestone.due if milestone else None,
+        workday=_workdays(session, project_id=project.id),
+        text=text,
+        font_path=font,
+    )
     return Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
+
+
+def _workdays(session: Session, *, project_id: int) -> Callable[[date], bool]:
+    """The project's work days: its standup's days and calendar, else Monday to Friday."""
+    config = session.exec(
+        select(StandupConfig)
+        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+        .where(ChannelBinding.project_id == project_id)
+        .order_by(col(StandupConfig.id))
+    ).first()
+    days = parse_days(config.days) if config is not None else frozenset(range(5))
+    calendar = config.calendar if config is not None else "none"
+    return lambda day: is_workday(day, days=days, calendar=calendar)
 
 
 def digest_posts(
@@ -252,41 +298,55 @@ def digest_posts(
 
 
 SPECS = [
-    CommandSpec("digest", "show", show, "/digest", ("/digest",), aliases=("查看",)),
     CommandSpec(
-        "digest",
-        "weekly",
-        weekly,
-        "/digest weekly <day> <hh:mm> [tz:<zone>]",
-        ("/digest weekly mon 09:00", "/digest weekly 周五 17:30 tz:Asia/Shanghai"),
+        group="digest",
+        name="show",
+        handler=show,
+        usage="/digest",
+        examples=("/digest",),
+        aliases=("查看",),
+    ),
+    CommandSpec(
+        group="digest",
+        name="weekly",
+        handler=weekly,
+        usage="/digest weekly <day> <hh:mm> [tz:<zone>]",
+        examples=("/digest weekly mon 09:00", "/digest weekly 周五 17:30 tz:Asia/Shanghai"),
         permission=Permission.ADMIN,
         aliases=("每周",),
     ),
     CommandSpec(
-        "digest",
-        "daily",
-        daily,
-        "/digest daily <hh:mm> [tz:<zone>]",
-        ("/digest daily 18:00",),
+        group="digest",
+        name="daily",
+        handler=daily,
+        usage="/digest daily <hh:mm> [tz:<zone>]",
+        examples=("/digest daily 18:00",),
         permission=Permission.ADMIN,
         aliases=("每天",),
     ),
     CommandSpec(
-        "digest",
-        "off",
-        off,
-        "/digest off",
-        ("/digest off",),
+        group="digest",
+        name="off",
+        handler=off,
+        usage="/digest off",
+        examples=("/digest off",),
         permission=Permission.ADMIN,
         aliases=("关闭",),
     ),
-    CommandSpec("digest", "now", now, "/digest now", ("/digest now",), aliases=("现在",)),
     CommandSpec(
-        "digest",
-        "nudges",
-        nudges,
-        "/digest nudges on|off",
-        ("/digest nudges on",),
+        group="digest",
+        name="now",
+        handler=now,
+        usage="/digest now",
+        examples=("/digest now",),
+        aliases=("现在",),
+    ),
+    CommandSpec(
+        group="digest",
+        name="nudges",
+        handler=nudges,
+        usage="/digest nudges on|off",
+        examples=("/digest nudges on",),
         permission=Permission.ADMIN,
         aliases=("催办",),
     ),

@@ -38,6 +38,28 @@ PERIOD = Choice(
         "迭代": "sprint",
     },
 )
+# Each metric of storage.kpi.METRICS, named in every language beside each other (a test
+# checks that none is missing: a metric without a label would print nothing).
+LABELS: dict[str, dict[str, str]] = {
+    "bugfix": {"en": "Bug-fix rate", "zh": "缺陷修复率"},
+    "response_avg": {"en": "First response, average", "zh": "平均首次响应"},
+    "response_median": {"en": "First response, median", "zh": "首次响应中位数"},
+    "ontime": {"en": "Done on time", "zh": "按时完成率"},
+    "throughput": {"en": "Tasks done", "zh": "完成任务数"},
+    "cycle": {"en": "Cycle time, average", "zh": "平均周期"},
+    "overdue": {"en": "Overdue now", "zh": "当前逾期"},
+    "blocked": {"en": "Blocked now", "zh": "当前受阻"},
+    "blocked_age": {"en": "Blocked for, average", "zh": "平均受阻时长"},
+    "participation": {"en": "Standup participation", "zh": "站会参与率"},
+    "retro_actions": {"en": "Retro actions done", "zh": "复盘行动完成率"},
+}
+
+
+def label(locale: str, metric: str) -> Rich:
+    """The metric's name in the locale's words (a KeyError for a metric without one)."""
+    return Rich.lit(LABELS[metric][locale])
+
+
 _OFF_WORDS = {"off", "none", "-", "clear", "关闭", "取消"}
 _LIST_WORDS = {"list", "ls", "列表"}
 HOURS_AS_DAYS = 48  # durations from two days on are shown in days
@@ -114,7 +136,7 @@ def kpi_reply(
             catalog.text(
                 locale,
                 "kpi.line",
-                label=catalog.text(locale, "kpi.label", metric=name),
+                label=label(locale, name),
                 value=None if value is None else amount(catalog, locale, value, metric.unit),
                 target=None if target is None else _target_text(catalog, locale, name, target),
                 met=None if target is None else kpi.met(value, target.op, target.threshold),
@@ -180,7 +202,7 @@ def target(ctx: Ctx, args: Args) -> Reply:
             ):
                 raise CommandError("kpi_no_target", metric=metric)
             return Reply(
-                title=ctx.t("kpi.target_off", label=ctx.t("kpi.label", metric=metric)),
+                title=ctx.t("kpi.target_off", label=label(ctx.locale, metric)),
                 visibility=Visibility.CHANNEL,
                 tone=Tone.SUCCESS,
             )
@@ -199,7 +221,7 @@ def target(ctx: Ctx, args: Args) -> Reply:
     return Reply(
         title=ctx.t(
             "kpi.target_set",
-            label=ctx.t("kpi.label", metric=metric),
+            label=label(ctx.locale, metric),
             target=_target_text(ctx.catalog, ctx.locale, metric, shown),
         ),
         visibility=Visibility.CHANNEL,
@@ -213,7 +235,7 @@ def _list_targets(ctx: Ctx) -> Reply:
         ctx.t(
             "kpi.target_item",
             metric=name,
-            label=ctx.t("kpi.label", metric=name),
+            label=label(ctx.locale, name),
             target=_target_text(ctx.catalog, ctx.locale, name, t),
             default=t.default,
         )
@@ -228,19 +250,19 @@ def _list_targets(ctx: Ctx) -> Reply:
 
 SPECS = [
     CommandSpec(
-        "kpi",
-        "report",
-        report,
-        "/kpi [period:week|month|sprint]",
-        ("/kpi", "/kpi period:month", "/kpi sprint"),
+        group="kpi",
+        name="report",
+        handler=report,
+        usage="/kpi [period:week|month|sprint]",
+        examples=("/kpi", "/kpi period:month", "/kpi sprint"),
         aliases=("show", "报告"),
     ),
     CommandSpec(
-        "kpi",
-        "target",
-        target,
-        "/kpi target [<metric><op><value> | <metric> off]",
-        (
+        group="kpi",
+        name="target",
+        handler=target,
+        usage="/kpi target [<metric><op><value> | <metric> off]",
+        examples=(
             "/kpi target bugfix>=95%",
             "/kpi target response<=2h",
             "/kpi target cycle<=3d",

@@ -61,7 +61,7 @@ class Args:
 Handler = Callable[[Ctx, Args], Reply]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CommandSpec:
     group: str
     name: str

@@ -325,19 +325,19 @@ def fallback(words: list[str]) -> str | None:
 
 SPECS = [
     CommandSpec(
-        "retro",
-        "start",
-        start,
-        "/retro start [title] [anon]",
-        ("/retro start Sprint 12", "/复盘 开始 第12周 匿名"),
+        group="retro",
+        name="start",
+        handler=start,
+        usage="/retro start [title] [anon]",
+        examples=("/retro start Sprint 12", "/复盘 开始 第12周 匿名"),
         aliases=("new", "begin", "开始", "发起"),
     ),
     CommandSpec(
-        "retro",
-        "add",
-        add,
-        "/retro add well|improve|idea|action <text> [@owner]",
-        (
+        group="retro",
+        name="add",
+        handler=add,
+        usage="/retro add well|improve|idea|action <text> [@owner]",
+        examples=(
             "/retro add improve the flaky tests slowed us down",
             "/retro add action Fix the flaky tests @li",
             "/复盘 添加 好 评审很及时",
@@ -345,22 +345,28 @@ SPECS = [
         aliases=("note", "添加", "新增"),
     ),
     CommandSpec(
-        "retro", "list", list_, "/retro list", ("/retro list",), aliases=("ls", "show", "列表")
+        group="retro",
+        name="list",
+        handler=list_,
+        usage="/retro list",
+        examples=("/retro list",),
+        aliases=("ls", "show", "列表"),
     ),
     CommandSpec(
-        "retro",
-        "vote",
-        vote,
-        "/retro vote <n>",
-        ("/retro vote 3", "/复盘 投票 3"),
+        group="retro",
+        name="vote",
+        handler=vote,
+        usage="/retro vote <n>",
+        examples=("/retro vote 3", "/复盘 投票 3"),
         aliases=("投票",),
     ),
     CommandSpec(
-        "retro",
-        "close",
-        close,  # the facilitator or an admin: the handler authorizes it (it needs the retro)
-        "/retro close",
-        ("/retro close",),
+        group="retro",
+        name="close",
+        # The facilitator or an admin: the handler authorizes it (it needs the retro).
+        handler=close,
+        usage="/retro close",
+        examples=("/retro close",),
         aliases=("end", "finish", "结束", "关闭"),
     ),
 ]

@@ -648,22 +648,24 @@ def _accountable_for(session: Session, project: Project, text: str) -> list[Ment
 
 SPECS = [
     CommandSpec(
-        "standup",
-        "answer",
-        answer,
-        "/standup [y: <text>] [t: <text>] [b: <text>]",
-        (
+        group="standup",
+        name="answer",
+        handler=answer,
+        usage="/standup [y: <text>] [t: <text>] [b: <text>]",
+        examples=(
             "/standup y: wrote the SRS t: review it b: none",
             "/standup 昨天: 写需求 今天: 评审 阻塞: 无",
         ),
         aliases=("回答",),
     ),
     CommandSpec(
-        "standup",
-        "config",
-        configure,
-        "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm> calendar:cn|none",
-        (
+        group="standup",
+        name="config",
+        handler=configure,
+        usage=(
+            "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm> calendar:cn|none"
+        ),
+        examples=(
             "/standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30 calendar:cn",
             "/standup config time:10:00",
         ),
@@ -671,31 +673,36 @@ SPECS = [
         aliases=("设置", "配置"),
     ),
     CommandSpec(
-        "standup",
-        "off",
-        off,
-        "/standup off",
-        ("/standup off",),
+        group="standup",
+        name="off",
+        handler=off,
+        usage="/standup off",
+        examples=("/standup off",),
         permission=Permission.ADMIN,
         aliases=("关闭",),
     ),
     CommandSpec(
-        "standup", "status", status, "/standup status", ("/standup status",), aliases=("状态",)
+        group="standup",
+        name="status",
+        handler=status,
+        usage="/standup status",
+        examples=("/standup status",),
+        aliases=("状态",),
     ),
     CommandSpec(
-        "standup",
-        "away",
-        away,
-        "/standup away <from> [<to>] | away off [<date>]",
-        ("/standup away 2026-12-07 2026-12-11", "/standup away 明天", "/standup away off"),
+        group="standup",
+        name="away",
+        handler=away,
+        usage="/standup away <from> [<to>] | away off [<date>]",
+        examples=("/standup away 2026-12-07 2026-12-11", "/standup away 明天", "/standup away off"),
         aliases=("请假",),
     ),
     CommandSpec(
-        "standup",
-        "task",
-        blocker_task,
-        "/standup task <report>",
-        ("/standup task 12",),
+        group="standup",
+        name="task",
+        handler=blocker_task,
+        usage="/standup task <report>",
+        examples=("/standup task 12",),
     ),
 ]
 

@@ -751,11 +751,11 @@ def _on_task(
 ) -> CommandSpec:
     """A command whose first word is a task key (its first words, with `several`)."""
     return CommandSpec(
-        "task",
-        name,
-        handler,
-        usage,
-        (example,),
+        group="task",
+        name=name,
+        handler=handler,
+        usage=usage,
+        examples=(example,),
         permission=permission,
         target=Target.TASK,
         aliases=aliases,
@@ -767,23 +767,28 @@ def _on_task(
 
 SPECS = [
     CommandSpec(
-        "task",
-        "add",
-        add,
-        "/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>]"
+        group="task",
+        name="add",
+        handler=add,
+        usage="/task add <title> [@user…] [due:<date>] [prio:high|med|low] [ms:<milestone>]"
         " [kind:bug|task|risk]",
-        (
+        examples=(
             "/task add Write the SRS @ana due:fri prio:high",
             "/task add 修复登录页 @li due:明天 kind:bug",
         ),
         aliases=("new", "create", "新建", "添加", "创建"),
     ),
     CommandSpec(
-        "task",
-        "list",
-        list_,
-        "/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>] [page:<n>]",
-        ("/task list mine", "/task list overdue", "/task list @ana ms:Beta", "/task list page:2"),
+        group="task",
+        name="list",
+        handler=list_,
+        usage="/task list [mine|@user|open|overdue|blocked|done|all] [ms:<milestone>] [page:<n>]",
+        examples=(
+            "/task list mine",
+            "/task list overdue",
+            "/task list @ana ms:Beta",
+            "/task list page:2",
+        ),
         aliases=("ls", "列表", "列出"),
     ),
     _on_task(
@@ -885,11 +890,11 @@ SPECS = [
         permission=Permission.ADMIN,
     ),
     CommandSpec(
-        "task",
-        "restore",
-        restore,
-        "/task restore <key>",
-        ("/task restore T-12",),
+        group="task",
+        name="restore",
+        handler=restore,
+        usage="/task restore <key>",
+        examples=("/task restore T-12",),
         permission=Permission.ADMIN,
         aliases=("undelete", "恢复"),
     ),

@@ -299,8 +299,21 @@ def nudge_occurrences(project: Project, start: datetime, end: datetime) -> list[
     ]
 
 
-def plan(session: Session, *, start: datetime, end: datetime) -> list[Occurrence]:
-    """Every occurrence of every schedule with its time in (start, end]."""
+@dataclass(frozen=True)
+class Scope:
+    """What one clock serves when it does not serve every project: these channel
+    bindings' standups and digests, these projects' milestones and nudges (a console
+    serves the channels it is in, so two consoles on one database keep to their own)."""
+
+    bindings: frozenset[int]
+    projects: frozenset[int]
+
+
+def plan(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None = None
+) -> list[Occurrence]:
+    """Every occurrence of every schedule (in `scope`, when given) with its time in
+    (start, end]."""
     out: list[Occurrence] = []
     standups = session.execute(
         sa_select(
@@ -311,13 +324,17 @@ def plan(session: Session, *, start: datetime, end: datetime) -> list[Occurrence
             col(StandupConfig.days),
             col(StandupConfig.calendar),
             col(StandupConfig.updated_at),
+            col(StandupConfig.binding_id),
         ).where(col(StandupConfig.enabled))
     ).all()
-    for config_id, at, cutoff, zone, days, calendar, updated_at in standups:
+    for config_id, at, cutoff, zone, days, calendar, updated_at, binding in standups:
+        if scope is not None and binding not in scope.bindings:
+            continue
         shape = _Standup(at, cutoff, zone, days, calendar)
         out += standup_occurrences(config_id or 0, shape, updated_at, start, end)
     for dconfig in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
-        out += digest_occurrences(dconfig, start, end)
+        if scope is None or dconfig.binding_id in scope.bindings:
+            out += digest_occurrences(dconfig, start, end)
     window = (start.date() - timedelta(days=2), end.date() + timedelta(days=9))
     rows = session.exec(
         select(Milestone, Project.timezone)
@@ -329,9 +346,11 @@ def plan(session: Session, *, start: datetime, end: datetime) -> list[Occurrence
         )
     ).all()
     for milestone, zone in rows:
-        out += milestone_occurrences(milestone, ZoneInfo(zone), start, end)
+        if scope is None or milestone.project_id in scope.projects:
+            out += milestone_occurrences(milestone, ZoneInfo(zone), start, end)
     for project in session.exec(select(Project).where(col(Project.overdue_nudges))):
-        out += nudge_occurrences(project, start, end)
+        if scope is None or project.id in scope.projects:
+            out += nudge_occurrences(project, start, end)
     return sorted((o for o in out if start < o.at <= end), key=lambda o: (o.at, o.key))
 
 
@@ -410,6 +429,7 @@ class Engine:
         name: str | None = None,
         charts: bool = True,
         observer: ClockObserver | None = None,
+        scope: Callable[[Session], Scope] | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -422,6 +442,7 @@ class Engine:
         self.name = name or instance_name()
         self.charts = charts
         self.observer = observer  # told of every occurrence handled, post ended, clock read
+        self.scope = scope  # what this clock serves, read each round (None: everything)
         self.skew: float | None = None  # seconds the clock is ahead of the database's
         self.skew_measured: datetime | None = None
         self.last_round: datetime | None = None
@@ -694,7 +715,8 @@ class Engine:
 
     def _unhandled(self, now: datetime) -> list[Occurrence]:
         with self.db.transaction() as session:
-            due = plan(session, start=now - LOOKBACK, end=now)
+            scope = None if self.scope is None else self.scope(session)
+            due = plan(session, start=now - LOOKBACK, end=now, scope=scope)
             if not due:
                 return []
             days = [o.occurrence for o in due]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from commands.i18n import Catalog
@@ -14,16 +11,13 @@ from commands.router import Router
 from commands.table import build_registry
 from storage.db import Database
 from tests.chat import Chat
+from tests.cli_support import Ran
+from tests.cli_support import teambot as run_teambot
 from tests.conftest import Clock
 
 
-def teambot(db_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMBOT_")}
-    env["TEAMBOT_DATABASE_URL"] = db_url
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60,
-    )  # fmt: skip
+def teambot(db_url: str, cwd: Path, *args: str) -> Ran:
+    return run_teambot(*args, cwd=cwd, env={"TEAMBOT_DATABASE_URL": db_url})
 
 
 def titles(path: Path) -> list[str]:

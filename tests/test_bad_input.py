@@ -108,7 +108,16 @@ def test_unexpected_errors_are_logged_apologised_for_and_rolled_back(
         raise RuntimeError("secret internals")
 
     registry = Registry.build(
-        [Group("boom")], [CommandSpec("boom", "now", explode, "/boom now", ("/boom now",))]
+        [Group("boom")],
+        [
+            CommandSpec(
+                group="boom",
+                name="now",
+                handler=explode,
+                usage="/boom now",
+                examples=("/boom now",),
+            )
+        ],
     )
     router = Router(db=db, catalog=catalog, registry=registry, clock=clock)
     chat = Chat(router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -11,11 +12,20 @@ from PIL import Image, ImageChops
 
 from commands.chart import (
     AXIS_COLOUR,
+    DUE_COLOUR,
     IDEAL_COLOUR,
+    OFF_DAY_COLOUR,
     REMAINING_COLOUR,
     SCOPE_COLOUR,
+    TEXT_COLOUR,
+    TODAY_COLOUR,
+    ChartText,
     Colour,
+    _font,
+    _glyphs,
     burndown_png,
+    cjk_font,
+    ideal_burn,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -116,19 +126,24 @@ def test_the_remaining_and_scope_lines_sit_at_their_values() -> None:
     assert 30 < first < last < image.width - 10
 
 
+STEADY = days([20, 18, 18, 15, 13, 12, 10, 9, 7, 5], [20] * 10)
+
+
 def test_the_ideal_line_is_dashed_from_the_first_total_to_zero() -> None:
-    """The grey dashes lie on the straight line from the first day's total (the first
-    blue dot) to 0 on the last day, with gaps between them."""
-    image = opened(burndown_png(SPRINT))
+    """With a steady scope and every day a work day, the grey dashes lie on the straight
+    line from the first day's total (the first blue dot) to 0 on the last day, with gaps
+    between them."""
+    image = opened(burndown_png(STEADY))
     axis = axis_row(image)
     blue = where(image, REMAINING_COLOUR)
     first, last = min(blue), max(blue)
-    grey = [
+    start_row = axis - height_at(blue, range(first, first + 4), axis)
+    grey = [  # below the first dot: the numbers written above the last one are not the line
         (x, y)
         for x, rows in where(image, IDEAL_COLOUR, tolerance=12).items()
         if first <= x <= last
         for y in rows
-        if y < axis
+        if start_row - 6 <= y < axis
     ]
     # Least squares through the grey pixels, evaluated at the centres of the end dots.
     n = len(grey)
@@ -213,3 +228,80 @@ def test_lines_stop_at_today_while_the_dates_run_to_the_due_day() -> None:
     assert max(blue_cut) - min(blue_cut) == pytest.approx(span * 3 / 9, abs=6)
     assert max(where(cut, SCOPE_COLOUR)) < min(blue_cut) + span / 2
     assert max(where(cut, IDEAL_COLOUR, tolerance=0)) > max(blue_full) - 10
+
+
+EN = ChartText(
+    title="Burndown · milestone Beta", remaining="Open tasks", scope="Tasks in scope",
+    ideal="Ideal (work days)", axis="tasks", today="today", due="due",
+)  # fmt: skip
+
+
+def weekdays(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def test_the_ideal_burns_on_work_days_only() -> None:
+    """From Monday 2 Nov to Friday 13 Nov with a steady 10: the ideal falls by the same
+    amount each work day, stays flat over the weekend and reaches 0 on the last day."""
+    points = [(START + timedelta(days=n), 10, 10) for n in range(12)]
+    ideal = ideal_burn(points, weekdays)
+    ends = [ideal[0], *ideal[2::2]]  # the value at the end of each day
+    assert ends[0] == 10
+    assert ends[5] == pytest.approx(ends[6]) == pytest.approx(ends[4])  # Sat, Sun: flat
+    assert ends[-1] == pytest.approx(0)
+    drops = [a - b for a, b in itertools.pairwise(ends) if a - b > 1e-9]
+    assert len(drops) == 9 and all(d == pytest.approx(10 / 9) for d in drops)
+
+
+def test_the_ideal_steps_up_when_tasks_are_added() -> None:
+    """Five tasks added on day 3 lift the ideal by five that day; it then burns the new
+    total over the days left and still ends at 0."""
+    points = days([10, 9, 9, 13, 12], [10, 10, 10, 15, 15])
+    ideal = ideal_burn(points, None)
+    before, after = ideal[5], ideal[6]  # day 3, before and after its added tasks
+    assert after - before == pytest.approx(5)
+    assert ideal[-1] == pytest.approx(0)
+
+
+def test_the_image_reads_alone() -> None:
+    """With words: a title and legend above the plot, the y axis's label, the shaded
+    weekend, an orange today and a red due line at their days."""
+    points = [(START + timedelta(days=n), 10 - n // 2, 10) for n in range(12)]
+    image = opened(
+        burndown_png(
+            points, until=START + timedelta(days=4), due=points[-1][0], workday=weekdays, text=EN
+        )
+    )
+    axis = axis_row(image)
+    text = where(image, TEXT_COLOUR, tolerance=40)
+    assert any(y < 40 for rows in text.values() for y in rows)  # the title at the top
+    legend_blue = [x for x, rows in where(image, REMAINING_COLOUR).items() if min(rows) < 50]
+    assert legend_blue and max(legend_blue) < 100  # the legend's swatch, top left
+    assert any(x < 25 for x in text)  # the y axis's label, left of the numbers
+    assert where(image, OFF_DAY_COLOUR, tolerance=0)  # the weekend
+    today = [x for x, rows in where(image, TODAY_COLOUR, tolerance=10).items() if len(rows) > 100]
+    due = [x for x, rows in where(image, DUE_COLOUR, tolerance=10).items() if len(rows) > 100]
+    assert today and due and min(due) > max(today)
+    assert axis > 300
+
+
+def test_the_first_day_draws_the_plan() -> None:
+    """On a milestone's first day the chart is the ideal line to the due date, the day's
+    scope as a short stroke and the open tasks as a dot, numbers beside them."""
+    points = [(START + timedelta(days=n), 6, 6) for n in range(12)]
+    image = opened(burndown_png(points, until=START, due=points[-1][0], workday=weekdays,
+                                text=EN))  # fmt: skip
+    grey = where(image, IDEAL_COLOUR, tolerance=12)
+    assert max(grey) - min(grey) > 600  # the plan spans the chart
+    green = [x for x, rows in where(image, SCOPE_COLOUR, tolerance=0).items() if max(rows) > 60]
+    assert 10 <= max(green) - min(green) <= 40  # a short stroke below the legend, not a dot
+
+
+def test_missing_glyphs_become_question_marks_not_boxes() -> None:
+    """Pillow's own font has no Chinese: 发布 is drawn as ??; a CJK font, when the machine
+    has one, draws it."""
+    assert _glyphs(_font(20), "Beta 发布") == "Beta ??"
+    found = cjk_font()
+    if found is None:
+        pytest.skip("no CJK font on this machine")
+    assert _glyphs(_font(20, found), "Beta 发布") == "Beta 发布"

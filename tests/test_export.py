@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +12,8 @@ from sqlmodel import Session
 from bot.export import read, write_project
 from storage.models import Project
 from tests.chat import Chat
+from tests.cli_support import Ran
+from tests.cli_support import teambot as run_teambot
 from tests.conftest import Clock
 
 CHANNEL = "发布"
@@ -194,13 +193,8 @@ def test_chat_summary_counts_what_the_export_writes(project: Chat) -> None:
     ]
 
 
-def teambot(db_url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEAMBOT_")}
-    env["TEAMBOT_DATABASE_URL"] = db_url
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60,
-    )  # fmt: skip
+def teambot(db_url: str, cwd: Path, *args: str) -> Ran:
+    return run_teambot(*args, cwd=cwd, env={"TEAMBOT_DATABASE_URL": db_url})
 
 
 def test_the_cli_writes_the_same_files(project: Chat, db_url: str, tmp_path: Path) -> None:

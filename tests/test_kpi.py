@@ -716,3 +716,20 @@ def test_migration_0008_clears_done_at_of_tasks_that_are_not_done(chat: Chat) ->
     command.upgrade(alembic_config(chat.db), "0008")
     assert chat.task(1).done_at is None
     assert chat.task(2).done_at == done_at
+
+
+def test_every_metric_has_a_label_in_every_language() -> None:
+    """Each metric is named beside its entry in English and Chinese; none is blank, none is
+    left over, and a metric without a label is an error, never an empty name."""
+    from commands.i18n import LOCALES
+    from commands.kpi import LABELS, label
+    from storage.kpi import METRICS
+
+    assert set(LABELS) == set(METRICS)
+    for metric in METRICS:
+        assert set(LABELS[metric]) == set(LOCALES)
+        for locale in LOCALES:
+            assert label(locale, metric).plain().strip()
+    assert len({LABELS[m]["en"] for m in METRICS}) == len(METRICS)
+    with pytest.raises(KeyError):
+        label("en", "no_such_metric")

@@ -91,7 +91,16 @@ def test_a_crash_is_one_json_line_with_its_context_and_traceback(
         raise RuntimeError("secret internals")
 
     registry = Registry.build(
-        [Group("boom")], [CommandSpec("boom", "now", explode, "/boom now", ("/boom now",))]
+        [Group("boom")],
+        [
+            CommandSpec(
+                group="boom",
+                name="now",
+                handler=explode,
+                usage="/boom now",
+                examples=("/boom now",),
+            )
+        ],
     )
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

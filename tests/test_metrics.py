@@ -248,7 +248,16 @@ def test_a_crash_is_counted_as_crash(db: Database, catalog: Catalog, clock: Cloc
         raise RuntimeError("boom")
 
     registry = CommandRegistry.build(
-        [Group("boom")], [CommandSpec("boom", "now", explode, "/boom now", ("/boom now",))]
+        [Group("boom")],
+        [
+            CommandSpec(
+                group="boom",
+                name="now",
+                handler=explode,
+                usage="/boom now",
+                examples=("/boom now",),
+            )
+        ],
     )
     metrics = Metrics()
     router = Router(

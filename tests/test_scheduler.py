@@ -482,7 +482,8 @@ async def test_weekly_digest_posts_kpis_and_a_burndown_png(
     assert "Tasks done: 2 · no target" in lines
     assert lines[-1] == (
         "Chart: blue = open tasks at the end of each day, green = all tasks in scope, "
-        "dashed grey = the ideal burn-down."
+        "dashed grey = the ideal burn-down over work days (it steps up when tasks are added), "
+        "orange = today, red = the due date."
     )
 
 

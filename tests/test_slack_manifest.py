@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,23 +12,17 @@ import yaml
 
 from bot.slack.commands import COMMANDS
 from bot.slack.manifest import SCOPES, manifest
+from tests.cli_support import Ran
+from tests.cli_support import teambot as run_teambot
 
 URL = "https://bot.example.com"
 ENDPOINT = "https://bot.example.com/slack/events"
 
 
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real `teambot slack-manifest` in a clean directory and environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEAMBOT_", "SLACK_"))}
-    env["TEAMBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'manifest.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "slack-manifest", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-    )
+def cli(tmp_path: Path, *args: str) -> Ran:
+    """Run `teambot slack-manifest` (in-process) in a clean directory and environment."""
+    env = {"TEAMBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'manifest.db'}"}
+    return run_teambot("slack-manifest", *args, cwd=tmp_path, env=env)
 
 
 def printed(tmp_path: Path, *args: str) -> dict[str, Any]:
