@@ -154,6 +154,18 @@ def split_options(
     return options, rest
 
 
+def with_answer(command: str, answer: str) -> str:
+    """A button's command with the text its form asked for (a block's reason, a new
+    title) as one quoted word, so nothing in it is read as the command's own syntax: a
+    reason that starts with a key (`T-5 must land first`) blocks no other task, a title
+    holding `prio:high` sets no priority. ASCII double quotes in the answer become
+    typographic ones (kept as text); an empty answer adds nothing."""
+    answer = answer.strip()
+    if not answer:
+        return command
+    return f'{command} "{answer.replace(chr(34), "”")}"'
+
+
 def _takes_no_value(word: str) -> bool:
     """A word that cannot be the value of a `name: ` before it: an option, a mention."""
     return word.startswith("@") or (not isinstance(word, Quoted) and bool(_OPTION.match(word)))

@@ -26,6 +26,7 @@ from commands.parsing import (
     OPTION_ALIASES,
     PRIORITY,
     TASK_OPTIONS,
+    Quoted,
     options_named,
     parse_key,
     refuse_unknown,
@@ -552,7 +553,7 @@ def _edit_options(words: list[str]) -> dict[str, str]:
     while i < len(words):
         word = words[i]
         i += 1
-        match = _OPTION_WORD.match(word)
+        match = None if isinstance(word, Quoted) else _OPTION_WORD.match(word)
         name = _EDIT_OPTIONS.get(match.group(1).lower()) if match else None
         if match is not None and name is None:
             refuse_unknown(match.group(1), match.group(2), _EDIT_OPTIONS)  # `dur:fri`

@@ -381,3 +381,15 @@ async def test_a_rate_limited_name_lookup_does_not_hold_up_the_answer(
     assert response.json() == {"msg": "success"}
     assert [t.title for t in tasks(db)] == ["不等名字"]
     await feishu.settle()
+
+
+async def test_a_block_reason_that_starts_with_a_key_blocks_only_the_pressed_task(
+    feishu: FeishuHarness, db: Database
+) -> None:
+    """The form's answer is the reason, whatever it holds: it names T-2 and blocks T-1 only."""
+    await feishu.callback(message_event("task add 上线"))
+    await feishu.callback(message_event("task add 联调"))
+    await feishu.callback(card_event("task block T-1", answer="T-2 先完成"))
+    first, second = tasks(db)
+    assert (first.status, first.blocked_reason) == ("blocked", "T-2 先完成")
+    assert second.status == "todo"

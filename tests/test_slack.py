@@ -434,3 +434,24 @@ async def test_healthz_checks_the_database(slack: Harness) -> None:
     """/healthz answers 200 when the database answers."""
     response = await slack.client.get("/healthz")
     assert (response.status_code, response.json()) == (200, {"status": "ok", "database": "ok"})
+
+
+async def test_a_block_reason_that_starts_with_a_key_blocks_only_the_pressed_task(
+    slack: Harness, db: Database
+) -> None:
+    """The form's answer is the reason, whatever it holds: `T-2 must land first` blocks T-1
+    only (the answer travels as one quoted word)."""
+    await slack.slash("/task", "add First")
+    await slack.slash("/task", "add Second")
+    meta = {"command": "task block T-1", "channel": "C111", "ts": "111.222", "ephemeral": False,
+            "response_url": f"{slack.fake.url}/response/ask"}  # fmt: skip
+    submission = fixture_json("slack_view_submission.json")
+    submission["view"].update({
+        "callback_id": "tb:ask", "private_metadata": json.dumps(meta),
+        "state": {"values": {"answer": {"answer": {"type": "plain_text_input",
+                                                   "value": "T-2 must land first"}}}},
+    })  # fmt: skip
+    assert (await slack.interact(submission)).status_code == 200
+    first, second = tasks(db)
+    assert (first.status, first.blocked_reason) == ("blocked", "T-2 must land first")
+    assert second.status == "todo"

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from commands.parsing import with_answer
 from commands.types import Tone, Visibility
 from storage.models import Milestone, TaskEvent
 from tests.chat import Chat, snapshot
@@ -287,3 +288,19 @@ def test_edit_reads_dates_like_every_command(chat: Chat) -> None:
     assert done.tone is Tone.INFO
     echoed = chat.say("mei", "/task edit T-1 due:05/12")
     assert any("5 Dec" in line.plain() for line in echoed.lines), echoed.lines
+
+
+def test_a_forms_answer_is_text_never_the_commands_own_syntax(chat: Chat) -> None:
+    """What a Block or Edit title form adds (bot adapters: `with_answer`) is one quoted
+    word: a reason that starts with a key blocks no other task; a title holding an option
+    sets nothing; its own quotes survive as typographic ones."""
+    chat.say("mei", "/task add First")
+    chat.say("mei", "/task add Second")
+    chat.say("mei", with_answer("task block T-1", "T-2 must land first"))
+    assert (chat.task(1).status, chat.task(1).blocked_reason) == (
+        "blocked", "T-2 must land first",
+    )  # fmt: skip
+    assert chat.task(2).status == "todo"
+    chat.say("mei", with_answer("task edit T-2 title:", 'prio:high is "the" plan'))
+    assert (chat.task(2).title, chat.task(2).priority) == ("prio:high is ”the” plan", "med")
+    assert with_answer("task block T-1", "   ") == "task block T-1"

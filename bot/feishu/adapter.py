@@ -50,6 +50,7 @@ from bot.feishu.verify import Rejected, Verifier
 from bot.hub import DeliveryError, Hub, delivery_key
 from bot.limits import MAX_BODY
 from commands.i18n import Catalog
+from commands.parsing import with_answer
 from commands.router import pick_locale
 from commands.types import Inbound, Reply, Tone, Visibility
 
@@ -297,7 +298,7 @@ class FeishuAdapter:
             user_id=open_id,
             user_name=await self.name_of(open_id, within=within),
             user_locale=self.member_locale,
-            text=f"{command} {answer}".strip(),
+            text=with_answer(command, answer),
             event_id=event_id,
         )
         job = asyncio.ensure_future(self.core.handle(inbound))

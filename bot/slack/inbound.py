@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from commands.parsing import with_answer
+
 MAX_EVENT_ID = 100  # what a claimed event id may take of the column's 128 characters
 
 
@@ -165,7 +167,7 @@ def of_submission(body: dict[str, Any], view: dict[str, Any]) -> tuple[Said, Pre
         channel_id=text_of(meta.get("channel")),
         channel_name="",
         user_id=text_of(object_of(body.get("user")).get("id")),
-        raw_text=escape_for_parse(f"{text_of(meta.get('command'))} {answer}"),
+        raw_text=escape_for_parse(with_answer(text_of(meta.get("command")), answer)),
         event_id=event_key("view", str(view.get("id")), str(view.get("hash"))),
     )
     where = Pressed(
