@@ -17,6 +17,7 @@ from commands.i18n import Catalog
 from commands.parsing import Choice, options_named, split_options
 from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec
+from commands.standup import participation
 from commands.types import Reply, Rich, Tone, Visibility
 from storage import kpi
 from storage.kpi import METRICS, Period, TargetError
@@ -127,6 +128,9 @@ def kpi_reply(
             visibility=Visibility.CHANNEL,
         )
     values = kpi.compute(session, project_id=project.id, period=period, now=now, tz=tz)
+    values["participation"] = participation(
+        session, project_id=project.id, first=first, last=last, now=now
+    )
     targets = kpi.targets(session, project_id=project.id)
     lines = []
     for name, metric in METRICS.items():

@@ -43,6 +43,7 @@ from storage.models import (
 )
 
 TEAM_DAYS = 30
+ONE_DAY = timedelta(days=1)
 MAX_PART = 1000
 MAX_AWAY_DAYS = 366
 REMIND_BEFORE = timedelta(minutes=30)
@@ -441,8 +442,6 @@ class RollCall:
 
 
 def roll_call(session: Session, *, config: StandupConfig, day: date, now: datetime) -> RollCall:
-    binding = session.get(ChannelBinding, config.binding_id)
-    assert binding is not None and config.id is not None
     reports = list(
         session.exec(
             select(StandupReport)
@@ -451,9 +450,23 @@ def roll_call(session: Session, *, config: StandupConfig, day: date, now: dateti
         ).all()
     )
     answered = [r.member_id for r in reports]
-    since = day - timedelta(days=TEAM_DAYS)
+    team, away_ids = team_on(session, config=config, day=day)
+    done = set(answered)
+    missing = [m for m in team if m is not None and m not in done and m not in away_ids]
+    away_list = [m for m in team if m is not None and m in away_ids and m not in done]
+    return RollCall(answered=answered, missing=missing, away=away_list, reports=reports)
+
+
+def team_on(session: Session, *, config: StandupConfig, day: date) -> tuple[list[int], set[int]]:
+    """The team of a standup on a day (see the module's docstring), ordered by name, and
+    who of the project is away that day. The one definition behind "missing", the
+    reminders, the summary's "N of M answered" and /kpi's participation."""
+    binding = session.get(ChannelBinding, config.binding_id)
+    assert binding is not None and config.id is not None
     recent = select(StandupReport.member_id).where(
-        StandupReport.config_id == config.id, col(StandupReport.day) >= since
+        StandupReport.config_id == config.id,
+        col(StandupReport.day) >= day - timedelta(days=TEAM_DAYS),
+        col(StandupReport.day) <= day,
     )
     owners = (
         select(RaciAssignment.member_id)
@@ -473,7 +486,7 @@ def roll_call(session: Session, *, config: StandupConfig, day: date, now: dateti
         )
         .order_by(col(Member.display_name), col(Member.id))
     ).all()
-    away_ids = set(
+    away = set(
         session.exec(
             select(StandupAway.member_id).where(
                 StandupAway.project_id == binding.project_id,
@@ -482,10 +495,43 @@ def roll_call(session: Session, *, config: StandupConfig, day: date, now: dateti
             )
         ).all()
     )
-    done = set(answered)
-    missing = [m for m in team if m is not None and m not in done and m not in away_ids]
-    away_list = [m for m in team if m is not None and m in away_ids and m not in done]
-    return RollCall(answered=answered, missing=missing, away=away_list, reports=reports)
+    return [m for m in team if m is not None], away
+
+
+def participation(
+    session: Session, *, project_id: int, first: date, last: date, now: datetime
+) -> float | None:
+    """Standup answers given ÷ answers expected, over the project's standups and the days
+    `first`..`last`: each work day a standup ran (from the day it was set up; today only
+    once its summary is out, at the cutoff) expects an answer from each member of its team
+    who is not away, as its summary counts them ("N of M answered"). A standup turned off
+    expects nothing. None: nothing was expected."""
+    given = expected = 0
+    configs = session.exec(
+        select(StandupConfig)
+        .join(ChannelBinding, col(ChannelBinding.id) == col(StandupConfig.binding_id))
+        .where(ChannelBinding.project_id == project_id, col(StandupConfig.enabled))
+    ).all()
+    for config in configs:
+        zone = ZoneInfo(config.timezone)
+        local = now.astimezone(zone)
+        end = min(last, local.date() if local.time() >= config.cutoff else local.date() - ONE_DAY)
+        day = max(first, config.created_at.astimezone(zone).date())
+        workdays = parse_days(config.days)
+        while day <= end:
+            if is_workday(day, days=workdays, calendar=config.calendar):
+                answered = set(
+                    session.exec(
+                        select(StandupReport.member_id).where(
+                            StandupReport.config_id == config.id, StandupReport.day == day
+                        )
+                    ).all()
+                )
+                team, away = team_on(session, config=config, day=day)
+                given += len(answered)
+                expected += len(answered | {m for m in team if m not in away})
+            day += ONE_DAY
+    return given / expected if expected else None
 
 
 # -- the clock's posts ----------------------------------------------------------------------

@@ -27,7 +27,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    distinct,
     extract,
     func,
     literal,
@@ -186,10 +185,12 @@ def _ratio(part: int, whole: int) -> float | None:
 def compute(
     session: Session, *, project_id: int, period: Period, now: datetime, tz: ZoneInfo | None = None
 ) -> dict[str, float | None]:
-    """Every metric of `METRICS` for one project and period; None where undefined.
+    """Every metric of `METRICS` but `participation` for one project and period; None
+    where undefined. Participation needs the standups' work days and teams, which the
+    commands define: `commands.standup.participation` measures it.
 
-    `tz` is the project's time zone (local dates of due dates, "today", standup
-    days); by default it is read from the project.
+    `tz` is the project's time zone (local dates of due dates, "today"); by default it
+    is read from the project.
     """
     if tz is None:
         tz = _project_tz(session, project_id)
@@ -243,7 +244,6 @@ def compute(
         "overdue": int(overdue),
         "blocked": int(blocked),
         "blocked_age": _hours_value(blocked_age),
-        "participation": participation(session, project_id=project_id, period=period, tz=tz),
         "retro_actions": _retro_actions(session, project_id=project_id, end=end),
     }
 
@@ -277,37 +277,6 @@ def _response(
         .all()
     )
     return _hours_value(avg), _hours_value(sum(float(h) for h in middle) / len(middle))
-
-
-def participation(
-    session: Session, *, project_id: int, period: Period, tz: ZoneInfo
-) -> float | None:
-    """Standup reports given / reports expected, over the project's standup configs.
-
-    Per config: expected = (members who reported at least once in the period)
-    x (days of the period with at least one report); the period's days are the
-    project's local dates it touches. The ratio sums reports and expectations
-    over all configs of the project.
-    """
-    first, last = period.days(tz)
-    rows = session.execute(
-        select(
-            func.count(),
-            func.count(distinct(col(StandupReport.member_id))),
-            func.count(distinct(col(StandupReport.day))),
-        )
-        .join(StandupConfig, col(StandupConfig.id) == col(StandupReport.config_id))
-        .join(ChannelBinding, col(ChannelBinding.id) == col(StandupConfig.binding_id))
-        .where(
-            col(ChannelBinding.project_id) == project_id,
-            col(StandupReport.day) >= first,
-            col(StandupReport.day) <= last,
-        )
-        .group_by(col(StandupReport.config_id))
-    ).all()
-    given = sum(int(r[0]) for r in rows)
-    expected = sum(int(r[1]) * int(r[2]) for r in rows)
-    return _ratio(given, expected)
 
 
 def _retro_actions(session: Session, *, project_id: int, end: datetime) -> float | None:

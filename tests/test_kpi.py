@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from commands.i18n import Catalog
 from commands.kpi import kpi_reply, nothing_new
+from commands.standup import participation
 from commands.types import Tone, Visibility
 from storage import kpi, repo
 from storage.db import Database
@@ -98,8 +99,9 @@ class Seed:
             binding.project_id = self.project_id
         assert binding.id is not None
         config = StandupConfig(
-            binding_id=binding.id, at=time(9, 30), cutoff=time(10, 30), timezone="UTC"
-        )
+            binding_id=binding.id, at=time(9, 30), cutoff=time(10, 30), timezone="UTC",
+            created_at=at(11, 1),
+        )  # fmt: skip
         self.session.add(config)
         self.session.flush()
         assert config.id is not None
@@ -173,9 +175,12 @@ class Seed:
 # - cycle: #1 2 h, #2 40 h, #7 60 h, #15 4 h (#8 never started) -> 106/4 = 26.5 h.
 # - overdue: open with due before today (11-26 CST): #9, #12 (#11 is due today) = 2.
 # - blocked: #9 for 24 h, #10 for 240 h -> 2, average 132 h.
-# - participation: config 1, days 11-23..11-26: A on 23 24 25 26, B on 23 25 (C's 11-20 report
-#   is earlier) -> 6 reports of 2 members x 4 days = 8; config 2: D on 24 -> 1 of 1 x 1.
-#   -> 7/9.
+# - participation (commands.standup.participation, as the standup summaries count): both
+#   standups are UTC, mon-fri, cutoff 10:30, set up 11-01; NOW is 04:00 UTC on 11-26, before
+#   the cutoff, so the days are 11-23, 24, 25. Config 1's team is who answered it in the 30
+#   days up to each day: A, B and C (C's 11-20 answer) -> answered A B / A / A B = 5 of 9.
+#   Config 2: D first answers on 11-24 -> nobody expected on 23, D on 24 (answered) and 25
+#   (not) -> 1 of 2. -> 6/11 (the old "who answered at all this week" rule said 7/9).
 # - retro_actions: closed retro: actions on #8 (done), #1 (done), #11 (open), #6 (deleted: not
 #   counted), one without a task (not counted); the open retro's action on #7 is not counted
 #   -> 2/3.
@@ -196,7 +201,6 @@ EXPECTED_WEEK: dict[str, float | None] = {
     "overdue": 2,
     "blocked": 2,
     "blocked_age": 132.0,
-    "participation": 7 / 9,
     "retro_actions": 2 / 3,
 }
 
@@ -282,6 +286,19 @@ def test_week_metrics_match_the_hand_computed_values(db: Database, alpha: int) -
         assert compute(session, project_id=alpha, period=WEEK, now=NOW) == EXPECTED_WEEK
 
 
+def test_participation_counts_the_team_each_summary_counts(db: Database, alpha: int) -> None:
+    """Answers given ÷ expected, where each work day of each standup expects its team (as
+    "N of M answered" counts it), not only who answered at all (worked out above)."""
+    with db.transaction() as session:
+        first, last = WEEK.days(SHANGHAI)
+        assert participation(session, project_id=alpha, first=first, last=last, now=NOW) == 6 / 11
+        # 11-26 counts once its summary is out: A of A, B, C answered; D did not.
+        later = at(11, 26, 11)
+        assert participation(session, project_id=alpha, first=first, last=last, now=later) == (
+            (6 + 1) / (11 + 3 + 1)
+        )
+
+
 def test_month_and_an_earlier_week(db: Database, alpha: int) -> None:
     """A longer period counts more; a past period counts bugs done after it as open at its end."""
     month = period_bounds("month", now=NOW, tz=SHANGHAI)
@@ -299,7 +316,9 @@ def test_metrics_without_data_are_none(db: Database) -> None:
         project_id = Seed(session, channel="empty", tz="UTC").project_id
         values = compute(session, project_id=project_id, period=WEEK, now=NOW)
     assert values == {
-        name: (0 if kpi.METRICS[name].unit == "count" else None) for name in kpi.METRICS
+        name: (0 if kpi.METRICS[name].unit == "count" else None)
+        for name in kpi.METRICS
+        if name != "participation"  # commands.standup.participation measures it
     }
 
 
@@ -733,3 +752,20 @@ def test_every_metric_has_a_label_in_every_language() -> None:
     assert len({LABELS[m]["en"] for m in METRICS}) == len(METRICS)
     with pytest.raises(KeyError):
         label("en", "no_such_metric")
+
+
+def test_participation_agrees_with_the_standup_summary(chat: Chat, clock: Clock) -> None:
+    """Five people own open tasks, two answer: the summary says 2 of 5, and so does /kpi
+    (40 %), where it used to say 100 % (only those who answered were expected)."""
+    chat.say("mei", "/standup config time:09:30 cutoff:10:30")
+    for name in ("ana", "ben", "cai", "dan"):
+        chat.say("mei", f"/task add Work of {name} @{name}")
+    chat.say("mei", "/task add Mine @mei")
+    clock.advance(minutes=35)  # 09:35, the prompt is out
+    chat.say("mei", "/standup y: plan t: build")
+    chat.say("ana", "/standup y: tests t: more tests")
+    clock.advance(hours=1)  # 10:35, past the cutoff: the day counts
+    status = chat.say("mei", "/standup status").text()
+    assert "Answered (2): @mei, @ana" in status and "Missing (3): @ben, @cai, @dan" in status
+    kpis = chat.say("mei", "/kpi")
+    assert _line(kpis, "Standup participation") == "Standup participation: 40% · no target"
