@@ -12,6 +12,7 @@ or A of an open task of the project; members away that day are not counted.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -22,9 +23,10 @@ from sqlmodel import Session, col, select
 from commands.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
 from commands.common import create_task, mentions_of
 from commands.context import Ctx
+from commands.dates import date_order
 from commands.errors import CommandError
 from commands.i18n import Catalog
-from commands.parsing import parse_clock, parse_date, parse_zone, split_options
+from commands.parsing import parse_clock, parse_zone, read_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
 from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
@@ -349,8 +351,8 @@ def away(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("unexpected_words", value=" ".join(words[2:]))
     if words[0].lower() in CANCEL_WORDS:
         return _cancel_away(ctx, words[1:])
-    start = parse_date(words[0], today=ctx.today)
-    end = parse_date(words[1], today=ctx.today) if len(words) == 2 else start
+    start = _day(ctx, words[0])
+    end = _day(ctx, words[1]) if len(words) == 2 else start
     if end < start:
         raise CommandError("away_backwards", start=start, end=end)
     if start < ctx.today:  # standups already held are not counted again
@@ -369,6 +371,12 @@ def away(ctx: Ctx, args: Args) -> Reply:
     return Reply(title=ctx.t("standup.away_saved", start=start, end=end), tone=Tone.SUCCESS)
 
 
+def _day(ctx: Ctx, raw: str) -> date:
+    """A day of leave, read like every date (commands.dates: the project's order); the
+    reply shows it in words, so a reading of `05/12` is never silent."""
+    return read_date(raw, today=ctx.today, order=date_order(ctx))[0]
+
+
 def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
     """`away off`: all your leave from today on; `away off <date>`: the leave covering that
     day. Days already past stay recorded (they were not counted missing): leave that has
@@ -379,7 +387,7 @@ def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
         col(StandupAway.end) >= ctx.today,
     )
     if words:
-        day = parse_date(words[0], today=ctx.today)
+        day = _day(ctx, words[0])
         if day < ctx.today:
             raise CommandError("away_past_cancel", day=day, today=ctx.today)
         query = query.where(col(StandupAway.start) <= day, col(StandupAway.end) >= day)
@@ -753,6 +761,14 @@ SPECS = [
 ]
 
 
+# The sub-commands a lone word after /standup may be a typo of (`/standup stauts`).
+_NAMES = ("status", "config", "off", "away", "task", "answer")
+
+
 def fallback(words: list[str]) -> str | None:
-    """Anything after /standup that is not a sub-command is an answer."""
+    """Anything after /standup that is not a sub-command is an answer, but a lone word
+    close to a sub-command's name (`stauts`) is a typo, not a day's report: None makes the
+    router say so and suggest the command."""
+    if len(words) == 1 and difflib.get_close_matches(words[0].lower(), _NAMES, n=1, cutoff=0.75):
+        return None
     return "answer"

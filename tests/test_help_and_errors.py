@@ -243,3 +243,20 @@ def test_leave_can_be_cancelled_and_past_leave_is_refused(chat: Chat, clock: Clo
     assert chat.say("mei", "/standup away 取消").title.plain() == (
         "You have no leave ahead to cancel. Add some: /standup away <from> [<to>]"
     )
+
+
+def test_leave_dates_are_read_like_every_date(chat: Chat) -> None:
+    """`/standup away 05/12` in an English project is 5 December, as `due:05/12` is (it was
+    read month first there: 12 May)."""
+    reply = chat.say("ana", "/standup away 05/12")
+    assert reply.title.plain().startswith("Away 2026-12-05 (Sat)"), reply.title.plain()
+
+
+def test_a_mistyped_standup_command_is_not_saved_as_an_answer(chat: Chat) -> None:
+    """`/standup stauts` is a typo of status: refused with the suggestion, nothing saved;
+    a real one-word answer still counts."""
+    chat.say("mei", "/standup config time:09:30 cutoff:10:30")
+    typo = chat.say("ana", "/standup stauts")
+    assert (typo.tone, typo.title.plain()) == (Tone.ERROR, "/standup has no “stauts”.")
+    assert typo.lines[0].plain().startswith("Usage: /standup status")
+    assert chat.say("ana", "/standup shipped").tone is not Tone.ERROR
