@@ -87,7 +87,7 @@ def test_a_submission_runs_the_command_with_the_answer_where_the_form_was_opened
                                                    "value": "waiting for <@U1>"}}}},
     }  # fmt: skip
     said, where, response_url = inbound.of_submission(body, view)
-    assert said.raw_text == "task block T-3 waiting for &lt;@U1&gt;"
+    assert said.raw_text == 'task block T-3 "waiting for &lt;@U1&gt;"'  # one word: never a key
     assert said.event_id == "view:V111:1596530361.3wRYuk3R"
     assert (said.channel_id, said.user_id) == ("C111", "W111")
     assert where == Pressed("C111", "111.222", is_ephemeral=False)
