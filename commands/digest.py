@@ -38,12 +38,12 @@ from commands.schedule import (
 )
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
 from storage import kpi
+from storage import standup as standup_store
 from storage.models import (
     ChannelBinding,
     DigestConfig,
     Milestone,
     Project,
-    StandupConfig,
     Workspace,
 )
 
@@ -266,12 +266,7 @@ def burndown_image(
 
 def _workdays(session: Session, *, project_id: int) -> Callable[[date], bool]:
     """The project's work days: its standup's days and calendar, else Monday to Friday."""
-    config = session.exec(
-        select(StandupConfig)
-        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
-        .where(ChannelBinding.project_id == project_id)
-        .order_by(col(StandupConfig.id))
-    ).first()
+    config = standup_store.first_config_of_project(session, project_id=project_id)
     days = parse_days(config.days) if config is not None else frozenset(range(5))
     calendar = config.calendar if config is not None else "none"
     return lambda day: is_workday(day, days=days, calendar=calendar)

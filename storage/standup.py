@@ -59,10 +59,6 @@ def enabled_configs_of_project(session: Session, *, project_id: int) -> list[Sta
     )
 
 
-def enabled_configs(session: Session) -> list[StandupConfig]:
-    return list(session.exec(select(StandupConfig).where(col(StandupConfig.enabled))).all())
-
-
 def enabled_times(
     session: Session,
 ) -> list[tuple[int, time, time, str, str, str, datetime, int]]:
