@@ -40,7 +40,6 @@ from storage.models import ChannelBinding, Project, StandupConfig
 
 REMIND_BEFORE = timedelta(minutes=30)
 REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
-PARTS = ("prompt", "reminder", "summary")
 
 
 # -- when ----------------------------------------------------------------------------------
