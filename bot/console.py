@@ -36,8 +36,8 @@ from sqlmodel import Session, col, select
 from bot.logs import LinkCodeFilter
 from bot.text import pad, width
 from commands.router import Router
+from commands.schedule import Scope
 from commands.types import Image, Inbound, Lit, Mention, MentionRef, Post, Reply, Rich, Tone, Val
-from schedules.engine import Scope
 from storage.models import ChannelBinding, Workspace
 
 PLATFORM = "console"

@@ -12,9 +12,10 @@ from sqlmodel import Session
 from bot.console import PLATFORM
 from bot.hub import DeliveryError, Hub
 from commands.router import Router
+from commands.schedule import Scope
 from commands.types import Post
 from schedules.clockwork import Clockwork
-from schedules.engine import ClockObserver, Engine, Scope, Send, TimeSource, Undelivered
+from schedules.engine import ClockObserver, Engine, Send, TimeSource, Undelivered
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,26 @@ and A of every overdue open task.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from commands.common import mentions_of
 from commands.i18n import Catalog
+from commands.schedule import (
+    Building,
+    Due,
+    Occurrence,
+    ScheduleKind,
+    Scope,
+    Wake,
+    end_of_day,
+    local,
+    local_days,
+)
 from commands.types import Mention, Post, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage.enums import Role, TaskStatus
@@ -29,6 +43,8 @@ from storage.models import (
 )
 
 SHOW_TASKS = 10
+ALERT_TIME = time(9, 0)  # in the project's zone
+MILESTONE_OFFSETS = (7, 3, 1, 0, -1)  # days before the due date; -1: overdue
 
 
 def _channels(session: Session, project_id: int) -> list[tuple[str, str]]:
@@ -159,3 +175,128 @@ def nudge_posts(
         )
         out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
     return out
+
+
+# -- when the clock posts them ---------------------------------------------------------------
+
+
+def _alert_wakes(session: Session, *, which: ColumnElement[bool]) -> dict[str, Wake]:
+    """One job per project with channels at ALERT_TIME in its zone: milestone alerts and
+    nudges share it (`alerts:<project>`), so a project with both wakes the clock once."""
+    projects = session.exec(
+        select(Project.id, Project.timezone).where(
+            which, col(Project.id).in_(select(ChannelBinding.project_id))
+        )
+    ).all()
+    return {f"alerts:{project_id}": Wake(ALERT_TIME, zone) for project_id, zone in projects}
+
+
+def _milestone_occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    """Each open milestone 7, 3 and 1 days before its due date, on it and the day after,
+    at ALERT_TIME in its project's zone, from when it was created."""
+    window = (start.date() - timedelta(days=2), end.date() + timedelta(days=9))
+    rows = session.exec(
+        select(Milestone, Project.timezone)
+        .join(Project, col(Project.id) == Milestone.project_id)
+        .where(
+            Milestone.status == "open",
+            col(Milestone.due) >= window[0],
+            col(Milestone.due) <= window[1],
+        )
+    ).all()
+    out = []
+    for milestone, zone in rows:
+        if scope is not None and milestone.project_id not in scope.projects:
+            continue
+        assert milestone.id is not None
+        tz = ZoneInfo(zone)
+        wanted = {milestone.due - timedelta(days=offset): offset for offset in MILESTONE_OFFSETS}
+        out += [
+            Occurrence(
+                "milestone",
+                f"milestone:{milestone.id}:d{wanted[day]}",
+                milestone.id,
+                day,
+                local(day, ALERT_TIME, tz),
+                end_of_day(day, tz),
+                part=f"d{wanted[day]}",
+            )
+            for day in local_days(start, end, tz)
+            if day in wanted and local(day, ALERT_TIME, tz) >= milestone.created_at
+        ]
+    return out
+
+
+def _milestone_wakes(session: Session) -> dict[str, Wake]:
+    alerted = select(Milestone.project_id).where(Milestone.status == "open")
+    return _alert_wakes(session, which=col(Project.id).in_(alerted))
+
+
+def _milestone_posts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    return [
+        milestone_posts(
+            session,
+            building.catalog,
+            milestone_id=d.occurrence.ref,
+            offset=int(d.occurrence.part[1:]),
+            day=d.occurrence.day,
+            late=d.late,
+            default_locale=building.default_locale,
+        )
+        for d in due
+    ]
+
+
+def _nudge_occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    """Monday to Friday at ALERT_TIME in the zone of each project with nudges on."""
+    out = []
+    for project in session.exec(select(Project).where(col(Project.overdue_nudges))):
+        if scope is not None and project.id not in scope.projects:
+            continue
+        assert project.id is not None
+        tz = ZoneInfo(project.timezone)
+        out += [
+            Occurrence(
+                "nudges",
+                f"nudges:{project.id}",
+                project.id,
+                day,
+                local(day, ALERT_TIME, tz),
+                end_of_day(day, tz),
+            )
+            for day in local_days(start, end, tz)
+            if day.weekday() < 5
+        ]
+    return out
+
+
+def _nudge_wakes(session: Session) -> dict[str, Wake]:
+    return _alert_wakes(session, which=col(Project.overdue_nudges).is_(True))
+
+
+def _nudge_posts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    return [
+        nudge_posts(
+            session,
+            building.catalog,
+            project_id=d.occurrence.ref,
+            day=d.occurrence.day,
+            default_locale=building.default_locale,
+        )
+        for d in due
+    ]
+
+
+MILESTONE_KIND = ScheduleKind(
+    name="milestone",
+    occurrences=_milestone_occurrences,
+    wakes=_milestone_wakes,
+    posts=_milestone_posts,
+)
+NUDGES_KIND = ScheduleKind(
+    name="nudges", occurrences=_nudge_occurrences, wakes=_nudge_wakes, posts=_nudge_posts
+)

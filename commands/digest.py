@@ -10,7 +10,7 @@ there is none. A period with nothing new gives one line instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,14 +25,25 @@ from commands.kpi import kpi_reply
 from commands.parsing import parse_clock, parse_zone, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
+from commands.schedule import (
+    Building,
+    Due,
+    Occurrence,
+    ScheduleKind,
+    Scope,
+    Wake,
+    end_of_day,
+    local,
+    local_days,
+)
 from commands.types import Field, Image, Post, Reply, Tone, Visibility
 from storage import kpi
+from storage import standup as standup_store
 from storage.models import (
     ChannelBinding,
     DigestConfig,
     Milestone,
     Project,
-    StandupConfig,
     Workspace,
 )
 
@@ -255,12 +266,7 @@ def burndown_image(
 
 def _workdays(session: Session, *, project_id: int) -> Callable[[date], bool]:
     """The project's work days: its standup's days and calendar, else Monday to Friday."""
-    config = session.exec(
-        select(StandupConfig)
-        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
-        .where(ChannelBinding.project_id == project_id)
-        .order_by(col(StandupConfig.id))
-    ).first()
+    config = standup_store.first_config_of_project(session, project_id=project_id)
     days = parse_days(config.days) if config is not None else frozenset(range(5))
     calendar = config.calendar if config is not None else "none"
     return lambda day: is_workday(day, days=days, calendar=calendar)
@@ -295,6 +301,63 @@ def digest_posts(
         period=period, now=now, late=late, chart=chart,
     )  # fmt: skip
     return [Post(platform=platform, reply=reply, channel_id=binding.channel_id)]
+
+
+# -- when the clock posts it ---------------------------------------------------------------
+
+
+def _occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    """Each enabled digest on its days (every day, or its weekday) at its time, from when
+    it was set; useful until the end of its local day."""
+    out = []
+    for config in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
+        if scope is not None and config.binding_id not in scope.bindings:
+            continue
+        assert config.id is not None
+        tz = ZoneInfo(config.timezone)
+        out += [
+            Occurrence(
+                "digest",
+                f"digest:{config.id}",
+                config.id,
+                day,
+                local(day, config.at, tz),
+                end_of_day(day, tz),
+            )
+            for day in local_days(start, end, tz)
+            if (config.cadence == "daily" or day.weekday() == config.weekday)
+            and local(day, config.at, tz) >= config.created_at
+        ]
+    return out
+
+
+def _wakes(session: Session) -> dict[str, Wake]:
+    return {
+        f"digest:{config.id}": Wake(
+            config.at, config.timezone, config.weekday if config.cadence == "weekly" else None
+        )
+        for config in session.exec(select(DigestConfig).where(col(DigestConfig.enabled)))
+    }
+
+
+def _posts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    return [
+        digest_posts(
+            session,
+            building.catalog,
+            config_id=d.occurrence.ref,
+            now=building.now,
+            late=d.late,
+            default_locale=building.default_locale,
+            chart=building.charts,
+        )
+        for d in due
+    ]
+
+
+KIND = ScheduleKind(name="digest", occurrences=_occurrences, wakes=_wakes, posts=_posts)
 
 
 SPECS = [

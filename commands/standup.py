@@ -1,9 +1,10 @@
-"""/standup: the daily report in the channel, and the posts the clock makes for it.
+"""/standup: the daily report in the channel, and who is on its team.
 
 A channel has at most one standup (`StandupConfig`). On each of its work days
 the clock posts the prompt at `at`, reminds the members who have not answered
-one to one before `cutoff`, and posts the summary at `cutoff`. Answers are
-editable until the cutoff; an answer only replaces the parts it gives.
+one to one before `cutoff`, and posts the summary at `cutoff` (those posts and
+their times: commands/standup_posts.py; the queries: storage/standup.py).
+Answers are editable until the cutoff; an answer only replaces the parts it gives.
 
 The team of a standup, for "who is missing": members of the channel's
 workspace who answered this standup in the last `TEAM_DAYS` days, or who are R
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from commands.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
-from commands.common import create_task, mentions_of
+from commands.common import create_task
 from commands.context import Ctx
 from commands.dates import date_order
 from commands.errors import CommandError
@@ -29,26 +30,16 @@ from commands.i18n import Catalog
 from commands.parsing import parse_clock, parse_zone, read_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
-from commands.types import Button, Field, Mention, Post, Reply, Rich, Tone, Visibility
+from commands.types import Button, Field, Reply, Rich, Tone, Visibility
 from storage import repo
-from storage.enums import Role, TaskStatus
-from storage.models import (
-    ChannelBinding,
-    Member,
-    Project,
-    RaciAssignment,
-    StandupAway,
-    StandupConfig,
-    StandupReport,
-    Task,
-    Workspace,
-)
+from storage import standup as store
+from storage.enums import Role
+from storage.models import ChannelBinding, StandupAway, StandupConfig, StandupReport
 
 TEAM_DAYS = 30
 ONE_DAY = timedelta(days=1)
 MAX_PART = 1000
 MAX_AWAY_DAYS = 366
-REMIND_BEFORE = timedelta(minutes=30)
 BLOCKER_BUTTONS = 5
 _OPTIONS = {
     "time": "time",
@@ -126,13 +117,7 @@ def answer(ctx: Ctx, args: Args) -> Reply:
     if any(len(v) > MAX_PART for v in parts.values()):
         raise CommandError("title_too_long", limit=MAX_PART)
     assert config.id is not None
-    report = ctx.session.exec(
-        select(StandupReport).where(
-            StandupReport.config_id == config.id,
-            StandupReport.member_id == ctx.member_id,
-            StandupReport.day == day,
-        )
-    ).first()
+    report = store.report_of(ctx.session, config_id=config.id, member_id=ctx.member_id, day=day)
     edited = report is not None
     if report is None:
         report = StandupReport(
@@ -193,10 +178,7 @@ def _config(ctx: Ctx, *, lock: bool = False) -> StandupConfig:
 
 def _config_or_none(ctx: Ctx, *, lock: bool = False) -> StandupConfig | None:
     assert ctx.binding.id is not None
-    query = select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    config = ctx.session.exec(query).first()
+    config = store.config_of_binding(ctx.session, binding_id=ctx.binding.id, lock=lock)
     return config if config is not None and config.enabled else None
 
 
@@ -210,9 +192,7 @@ def configure(ctx: Ctx, args: Args) -> Reply:
     if words:
         raise CommandError("unexpected_words", value=" ".join(words))
     assert ctx.binding.id is not None
-    config = ctx.session.exec(
-        select(StandupConfig).where(StandupConfig.binding_id == ctx.binding.id)
-    ).first()
+    config = store.config_of_binding(ctx.session, binding_id=ctx.binding.id)
     at = parse_clock(options["time"], option="time") if "time" in options else None
     cutoff = parse_clock(options["cutoff"], option="cutoff") if "cutoff" in options else None
     zone = parse_zone(options["tz"]) if "tz" in options else None
@@ -334,15 +314,9 @@ def status(ctx: Ctx, args: Args) -> Reply:
 def away(ctx: Ctx, args: Args) -> Reply:
     words = list(args.words)
     if not words:
-        mine = ctx.session.exec(
-            select(StandupAway)
-            .where(
-                StandupAway.project_id == ctx.project_id,
-                StandupAway.member_id == ctx.member_id,
-                col(StandupAway.end) >= ctx.today,
-            )
-            .order_by(col(StandupAway.start))
-        ).all()
+        mine = store.leave_ahead(
+            ctx.session, project_id=ctx.project_id, member_id=ctx.member_id, today=ctx.today
+        )
         return Reply(
             title=ctx.t("standup.away_list", count=len(mine)),
             items=tuple(ctx.t("standup.away_item", start=a.start, end=a.end) for a in mine),
@@ -381,17 +355,18 @@ def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
     """`away off`: all your leave from today on; `away off <date>`: the leave covering that
     day. Days already past stay recorded (they were not counted missing): leave that has
     begun is cut to end yesterday, leave ahead is removed."""
-    query = select(StandupAway).where(
-        StandupAway.project_id == ctx.project_id,
-        StandupAway.member_id == ctx.member_id,
-        col(StandupAway.end) >= ctx.today,
-    )
+    day = None
     if words:
         day = _day(ctx, words[0])
         if day < ctx.today:
             raise CommandError("away_past_cancel", day=day, today=ctx.today)
-        query = query.where(col(StandupAway.start) <= day, col(StandupAway.end) >= day)
-    leave = ctx.session.exec(query.order_by(col(StandupAway.start))).all()
+    leave = store.leave_ahead(
+        ctx.session,
+        project_id=ctx.project_id,
+        member_id=ctx.member_id,
+        today=ctx.today,
+        covering=day,
+    )
     if not leave:
         if words:
             raise CommandError("away_none_on", day=day)
@@ -419,12 +394,10 @@ def blocker_task(ctx: Ctx, args: Args) -> Reply:
 
     if len(args.words) != 1 or not args.words[0].isdigit():
         raise CommandError("unexpected_words", value=args.rest())
-    report = ctx.session.get(StandupReport, int(args.words[0]))
-    config = ctx.session.get(StandupConfig, report.config_id) if report else None
-    binding = ctx.session.get(ChannelBinding, config.binding_id) if config else None
-    if report is None or binding is None or binding.project_id != ctx.project_id:
-        raise CommandError("standup_unknown_report")
-    if not has_blocker(report.blockers):
+    report = store.report_in_project(
+        ctx.session, report_id=int(args.words[0]), project_id=ctx.project_id
+    )
+    if report is None or not has_blocker(report.blockers):
         raise CommandError("standup_unknown_report")
     assert report.id is not None
     # One task per blocker, however often (or by however many people at once) the button
@@ -450,13 +423,8 @@ class RollCall:
 
 
 def roll_call(session: Session, *, config: StandupConfig, day: date, now: datetime) -> RollCall:
-    reports = list(
-        session.exec(
-            select(StandupReport)
-            .where(StandupReport.config_id == config.id, StandupReport.day == day)
-            .order_by(col(StandupReport.created_at))
-        ).all()
-    )
+    assert config.id is not None
+    reports = store.reports_of_day(session, config_id=config.id, day=day)
     answered = [r.member_id for r in reports]
     team, away_ids = team_on(session, config=config, day=day)
     done = set(answered)
@@ -471,39 +439,16 @@ def team_on(session: Session, *, config: StandupConfig, day: date) -> tuple[list
     reminders, the summary's "N of M answered" and /kpi's participation."""
     binding = session.get(ChannelBinding, config.binding_id)
     assert binding is not None and config.id is not None
-    recent = select(StandupReport.member_id).where(
-        StandupReport.config_id == config.id,
-        col(StandupReport.day) >= day - timedelta(days=TEAM_DAYS),
-        col(StandupReport.day) <= day,
+    team = store.team(
+        session,
+        config_id=config.id,
+        workspace_id=binding.workspace_id,
+        project_id=binding.project_id,
+        answered_from=day - timedelta(days=TEAM_DAYS),
+        answered_to=day,
+        owner_roles=(Role.R.value, Role.A.value),
     )
-    owners = (
-        select(RaciAssignment.member_id)
-        .join(Task, col(Task.id) == RaciAssignment.task_id)
-        .where(
-            Task.project_id == binding.project_id,
-            col(Task.deleted_at).is_(None),
-            Task.status != TaskStatus.DONE.value,
-            col(RaciAssignment.role).in_([Role.R.value, Role.A.value]),
-        )
-    )
-    team = session.exec(
-        select(Member.id)
-        .where(
-            Member.workspace_id == binding.workspace_id,
-            col(Member.id).in_(recent.union(owners).scalar_subquery()),
-        )
-        .order_by(col(Member.display_name), col(Member.id))
-    ).all()
-    away = set(
-        session.exec(
-            select(StandupAway.member_id).where(
-                StandupAway.project_id == binding.project_id,
-                col(StandupAway.start) <= day,
-                col(StandupAway.end) >= day,
-            )
-        ).all()
-    )
-    return [m for m in team if m is not None], away
+    return team, store.away_on(session, project_id=binding.project_id, day=day)
 
 
 def participation(
@@ -515,12 +460,8 @@ def participation(
     who is not away, as its summary counts them ("N of M answered"). A standup turned off
     expects nothing. None: nothing was expected."""
     given = expected = 0
-    configs = session.exec(
-        select(StandupConfig)
-        .join(ChannelBinding, col(ChannelBinding.id) == col(StandupConfig.binding_id))
-        .where(ChannelBinding.project_id == project_id, col(StandupConfig.enabled))
-    ).all()
-    for config in configs:
+    for config in store.enabled_configs_of_project(session, project_id=project_id):
+        assert config.id is not None
         zone = ZoneInfo(config.timezone)
         local = now.astimezone(zone)
         end = min(last, local.date() if local.time() >= config.cutoff else local.date() - ONE_DAY)
@@ -528,176 +469,12 @@ def participation(
         workdays = parse_days(config.days)
         while day <= end:
             if is_workday(day, days=workdays, calendar=config.calendar):
-                answered = set(
-                    session.exec(
-                        select(StandupReport.member_id).where(
-                            StandupReport.config_id == config.id, StandupReport.day == day
-                        )
-                    ).all()
-                )
+                answered = store.answered_on(session, config_id=config.id, day=day)
                 team, away = team_on(session, config=config, day=day)
                 given += len(answered)
                 expected += len(answered | {m for m in team if m not in away})
             day += ONE_DAY
     return given / expected if expected else None
-
-
-# -- the clock's posts ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a standup lives, with the words to use there."""
-
-    config: StandupConfig
-    binding: ChannelBinding
-    project: Project
-    platform: str
-    locale: str
-
-
-def places_of(session: Session, *, config_ids: list[int], default_locale: str) -> dict[int, Place]:
-    """The enabled standups among `config_ids`, with their channel, project and platform."""
-    out: dict[int, Place] = {}
-    for start in range(0, len(config_ids), 500):
-        rows = session.exec(
-            select(StandupConfig, ChannelBinding, Project, Workspace.platform)
-            .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
-            .join(Project, col(Project.id) == ChannelBinding.project_id)
-            .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
-            .where(col(StandupConfig.id).in_(config_ids[start : start + 500]))
-        ).all()
-        for config, binding, project, platform in rows:
-            if config.enabled and config.id is not None:
-                out[config.id] = Place(
-                    config, binding, project, platform, project.locale or default_locale
-                )
-    return out
-
-
-def place_of(session: Session, *, config_id: int, default_locale: str) -> Place | None:
-    return places_of(session, config_ids=[config_id], default_locale=default_locale).get(config_id)
-
-
-def prompt_post(catalog: Catalog, place: Place, *, day: date, late: bool) -> Post:
-    t, loc = catalog.text, place.locale
-    reply = Reply(
-        title=t(loc, "standup.prompt_title", day=day, late=late),
-        lines=(
-            t(loc, "standup.prompt_cutoff", cutoff=place.config.cutoff.strftime("%H:%M")),
-            *catalog.lines(loc, "standup.syntax"),
-        ),
-        buttons=(answer_button(catalog, loc),),
-        visibility=Visibility.CHANNEL,
-    )
-    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
-
-
-def reminder_posts(
-    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
-) -> list[Post]:
-    roll = roll_call(session, config=place.config, day=day, now=now)
-    people = mentions_of(session, roll.missing)
-    cutoff = place.config.cutoff.strftime("%H:%M")
-    out = []
-    for member_id in roll.missing:
-        person = people[member_id]
-        if person.platform != place.platform:
-            continue
-        reply = Reply(
-            title=catalog.text(
-                place.locale, "standup.reminder", day=day, cutoff=cutoff, channel=place.binding.name
-            ),
-            lines=catalog.lines(place.locale, "standup.syntax"),
-            buttons=(answer_button(catalog, place.locale),),
-        )
-        out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
-    return out
-
-
-_TASK_KEY = re.compile(r"(?:^|\W)(?:([A-Za-z]{1,8})-)(\d{1,9})\b")
-
-
-def summary_post(
-    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
-) -> Post:
-    t, loc = catalog.text, place.locale
-    roll = roll_call(session, config=place.config, day=day, now=now)
-    people = mentions_of(session, roll.answered + roll.missing + roll.away)
-    items: list[Rich] = []
-    blockers: list[Rich] = []
-    buttons: list[Button] = []
-    for report in roll.reports:
-        who = people[report.member_id]
-        items.append(
-            t(
-                loc,
-                "standup.summary_item",
-                who=who,
-                yesterday=report.yesterday,
-                today=report.today,
-                blockers=report.blockers if has_blocker(report.blockers) else "",
-            )
-        )
-        if has_blocker(report.blockers):
-            accountable = _accountable_for(session, place.project, report.blockers)
-            blockers.append(
-                t(loc, "standup.blocker_item", who=who, text=report.blockers, a=accountable)
-            )
-            if len(buttons) < BLOCKER_BUTTONS:
-                buttons.append(
-                    Button(
-                        t(loc, "standup.btn_make_task", who=who.name),
-                        f"standup task {report.id}",
-                        f"standup_task_{report.id}",
-                    )
-                )
-    lines = [
-        t(
-            loc,
-            "standup.summary_count",
-            answered=len(roll.answered),
-            team=len(roll.answered) + len(roll.missing),
-        ),
-        t(loc, "standup.status_missing", people=[people[i] for i in roll.missing]),
-    ]
-    if roll.away:
-        lines.append(t(loc, "standup.status_away", people=[people[i] for i in roll.away]))
-    if blockers:
-        lines.append(t(loc, "standup.blockers_title", count=len(blockers)))
-        lines.extend(blockers)
-    reply = Reply(
-        title=t(loc, "standup.summary_title", day=day, late=late),
-        lines=tuple(lines),
-        items=tuple(items),
-        footer=() if items else (t(loc, "standup.summary_nobody"),),
-        buttons=tuple(buttons),
-        visibility=Visibility.CHANNEL,
-        tone=Tone.WARNING if blockers else Tone.INFO,
-    )
-    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
-
-
-def _accountable_for(session: Session, project: Project, text: str) -> list[Mention]:
-    """The A of every task of the project a blocker names (`T-12`)."""
-    numbers = {
-        int(m.group(2))
-        for m in _TASK_KEY.finditer(text)
-        if m.group(1).upper() == project.key_prefix.upper()
-    }
-    if not numbers:
-        return []
-    ids = session.exec(
-        select(RaciAssignment.member_id)
-        .join(Task, col(Task.id) == RaciAssignment.task_id)
-        .where(
-            Task.project_id == project.id,
-            col(Task.number).in_(numbers),
-            RaciAssignment.role == Role.A.value,
-        )
-    ).all()
-    people = mentions_of(session, sorted(set(ids)))
-    return [people[i] for i in sorted(people)]
 
 
 SPECS = [

@@ -1,7 +1,8 @@
 """APScheduler 3 behind a thin facade: it only decides *when* to wake the engine.
 
 Every schedule time in the database becomes one cron job with a stable id
-(`standup:12:prompt`, `digest:3`, `alerts:5`) and its own time zone; the job
+(`standup:12:prompt`, `digest:3`, `alerts:5`) and its own time zone, as the kinds
+of schedules (commands/schedule_kinds.py) say in their `wakes`; the job
 asks the engine to handle whatever is due, and the engine's claims make a
 second wake-up (another job, another replica, the re-sync) harmless. A re-sync
 job rebuilds the jobs from the database every `resync` seconds — that is how a
@@ -21,14 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import UTC, time
+from datetime import UTC
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from schedules.engine import ALERT_TIME, Engine, reminder_time
-from storage.models import ChannelBinding, DigestConfig, Milestone, Project, StandupConfig
+from commands.schedule import ScheduleKind, Wake
+from schedules.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +36,15 @@ RESYNC_SECONDS = 30.0
 SYNC_JOB = "teambot:sync"
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """When one schedule wakes the engine: a wall-clock time in a zone, maybe one weekday."""
-
-    at: time
-    timezone: str
-    weekday: int | None = None
-
-
-def job_specs(session: Session) -> dict[str, JobSpec]:
-    specs: dict[str, JobSpec] = {}
-    for config in session.exec(select(StandupConfig).where(col(StandupConfig.enabled))):
-        base = f"standup:{config.id}"
-        specs[f"{base}:prompt"] = JobSpec(config.at, config.timezone)
-        specs[f"{base}:reminder"] = JobSpec(reminder_time(config), config.timezone)
-        specs[f"{base}:summary"] = JobSpec(config.cutoff, config.timezone)
-    for digest in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
-        weekday = digest.weekday if digest.cadence == "weekly" else None
-        specs[f"digest:{digest.id}"] = JobSpec(digest.at, digest.timezone, weekday)
-    alerted = select(Milestone.project_id).where(Milestone.status == "open")
-    projects = session.exec(
-        select(Project.id, Project.timezone).where(
-            (col(Project.id).in_(alerted)) | col(Project.overdue_nudges),
-            col(Project.id).in_(select(ChannelBinding.project_id)),
-        )
-    ).all()
-    for project_id, zone in projects:
-        specs[f"alerts:{project_id}"] = JobSpec(ALERT_TIME, zone)
+def job_specs(session: Session, kinds: tuple[ScheduleKind, ...]) -> dict[str, Wake]:
+    """Every kind's wake times by job id. Kinds may share a job (milestone alerts and
+    nudges wake once per project: `alerts:<project>`) when they agree on its time."""
+    specs: dict[str, Wake] = {}
+    for kind in kinds:
+        for job_id, spec in kind.wakes(session).items():
+            if specs.setdefault(job_id, spec) != spec:  # a mistake in a kind: the first wins
+                log.error("%s wakes %s at %s, another kind at %s", kind.name, job_id, spec,
+                          specs[job_id])  # fmt: skip
     return specs
 
 
@@ -80,7 +61,7 @@ class Clockwork:
     def __init__(self, engine: Engine, *, resync: float = RESYNC_SECONDS) -> None:
         self.engine = engine
         self.resync = resync
-        self.specs: dict[str, JobSpec] = {}
+        self.specs: dict[str, Wake] = {}
         self._scheduler: Any = None
 
     async def start(self) -> None:
@@ -103,11 +84,11 @@ class Clockwork:
         self.apply(specs)
         await wake(self, SYNC_JOB)
 
-    def _read_specs(self) -> dict[str, JobSpec]:
+    def _read_specs(self) -> dict[str, Wake]:
         with self.engine.db.transaction() as session:
-            return job_specs(session)
+            return job_specs(session, tuple(self.engine.kinds.values()))
 
-    def apply(self, specs: dict[str, JobSpec]) -> None:
+    def apply(self, specs: dict[str, Wake]) -> None:
         from apscheduler.triggers.cron import CronTrigger
 
         for job_id in set(self.specs) - set(specs):

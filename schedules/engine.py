@@ -43,23 +43,20 @@ import os
 import random
 import socket
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select as sa_select
 from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from commands import alerts, digest, standup
-from commands.calendar import is_workday, parse_days
 from commands.i18n import Catalog
+from commands.schedule import Building, Due, Occurrence, ScheduleKind, Scope
+from commands.schedule_kinds import KINDS
 from commands.types import Post
 from storage.db import Database
-from storage.models import DigestConfig, Milestone, Project, ScheduleRun, StandupConfig
+from storage.models import ScheduleRun
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,10 +67,6 @@ FAN_OUT = 50  # posts in flight per platform
 SKIPS_LOGGED = 20  # a long outage of many channels logs a count, not a line each
 CLAIM_CHUNK = 2000  # claims per transaction
 BUILD_CHUNK = 500  # occurrences claimed and built before their posts start going out
-ALERT_TIME = time(9, 0)
-MILESTONE_OFFSETS = (7, 3, 1, 0, -1)  # days before the due date; -1: overdue
-REMIND_BEFORE = timedelta(minutes=30)
-REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
 POST_TIMEOUT = 10.0  # seconds one attempt at one post may take
 FIRST_WAIT = 1.0  # seconds before the first retry; each further wait doubles ...
 LONGEST_WAIT = 300.0  # ... up to this
@@ -113,18 +106,6 @@ class Retry:
     def wait(self, attempt: int, retry_after: float | None) -> float:
         ceiling = min(self.longest, self.first * 2.0 ** min(attempt - 1, 30))
         return max(ceiling / 2 + random.uniform(0, ceiling / 2), retry_after or 0.0)
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    key: str  # the schedule: "standup:12:prompt", "digest:3", "milestone:7:d3", "nudges:2"
-    day: date  # the local day it belongs to
-    at: datetime  # when it is due (UTC)
-    until: datetime  # after this a late post is no longer useful (UTC)
-
-    @property
-    def occurrence(self) -> datetime:
-        return datetime.combine(self.day, time(0), UTC)
 
 
 @dataclass
@@ -181,176 +162,19 @@ def post_key(occurrence: Occurrence, post: Post) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def local(day: date, at: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, at, tz).astimezone(UTC)
-
-
-def end_of_day(day: date, tz: ZoneInfo) -> datetime:
-    return local(day + timedelta(days=1), time(0), tz) - timedelta(seconds=1)
-
-
-def _days(start: datetime, end: datetime, tz: ZoneInfo) -> Iterable[date]:
-    day = start.astimezone(tz).date()
-    last = end.astimezone(tz).date()
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
-
-
-def reminder_time(config: StandupConfig) -> time:
-    return _reminder(config.at, config.cutoff)
-
-
-def _reminder(at: time, cutoff: time) -> time:
-    """Half an hour before the cutoff, or halfway when the window is shorter."""
-    start = datetime.combine(date(2000, 1, 1), at)
-    end = datetime.combine(date(2000, 1, 1), cutoff)
-    remind = max(end - REMIND_BEFORE, start + (end - start) / 2)
-    return remind.time().replace(microsecond=0)
-
-
-def _reminder_until(remind: datetime, cutoff: datetime) -> datetime:
-    """A reminder is still worth sending while people keep at least half of the time it
-    meant to give them (from its own time to the cutoff), and at most five minutes:
-    30 minutes before a 10:30 cutoff it goes out until 10:25; in a 09:30-09:36 window,
-    at 09:33, until 09:34:30. Never before its own time."""
-    return cutoff - min(REMINDER_USEFUL, (cutoff - remind) / 2)
-
-
-@dataclass(frozen=True)
-class _Standup:
-    """What decides a standup's times; many channels share one."""
-
-    at: time
-    cutoff: time
-    timezone: str
-    days: str
-    calendar: str
-
-
-@lru_cache(maxsize=4096)
-def _standup_times(
-    shape: _Standup, first: date, last: date
-) -> tuple[tuple[str, date, datetime, datetime], ...]:
-    """(part, day, due, useful until) of a standup's posts on the local days first..last."""
-    tz = ZoneInfo(shape.timezone)
-    days = parse_days(shape.days)
-    reminder = _reminder(shape.at, shape.cutoff)
-    out = []
-    day = first
-    while day <= last:
-        if is_workday(day, days=days, calendar=shape.calendar):
-            cutoff = local(day, shape.cutoff, tz)
-            remind = local(day, reminder, tz)
-            out += [
-                ("prompt", day, local(day, shape.at, tz), cutoff),
-                ("reminder", day, remind, _reminder_until(remind, cutoff)),
-                ("summary", day, cutoff, end_of_day(day, tz)),
-            ]
-        day += timedelta(days=1)
-    return tuple(out)
-
-
-def standup_occurrences(
-    config_id: int, shape: _Standup, updated_at: datetime, start: datetime, end: datetime
-) -> list[Occurrence]:
-    tz = ZoneInfo(shape.timezone)
-    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    # A schedule counts from when it was set: nothing is "missed" before that.
-    return [
-        Occurrence(f"standup:{config_id}:{part}", day, at, until)
-        for part, day, at, until in _standup_times(shape, first, last)
-        if start < at <= end and at >= updated_at
-    ]
-
-
-def digest_occurrences(config: DigestConfig, start: datetime, end: datetime) -> list[Occurrence]:
-    tz = ZoneInfo(config.timezone)
-    return [
-        Occurrence(f"digest:{config.id}", day, local(day, config.at, tz), end_of_day(day, tz))
-        for day in _days(start, end, tz)
-        if (config.cadence == "daily" or day.weekday() == config.weekday)
-        and local(day, config.at, tz) >= config.created_at
-    ]
-
-
-def milestone_occurrences(
-    milestone: Milestone, tz: ZoneInfo, start: datetime, end: datetime
-) -> list[Occurrence]:
-    wanted = {milestone.due - timedelta(days=offset): offset for offset in MILESTONE_OFFSETS}
-    return [
-        Occurrence(
-            f"milestone:{milestone.id}:d{wanted[day]}",
-            day,
-            local(day, ALERT_TIME, tz),
-            end_of_day(day, tz),
-        )
-        for day in _days(start, end, tz)
-        if day in wanted and local(day, ALERT_TIME, tz) >= milestone.created_at
-    ]
-
-
-def nudge_occurrences(project: Project, start: datetime, end: datetime) -> list[Occurrence]:
-    tz = ZoneInfo(project.timezone)
-    return [
-        Occurrence(f"nudges:{project.id}", day, local(day, ALERT_TIME, tz), end_of_day(day, tz))
-        for day in _days(start, end, tz)
-        if day.weekday() < 5
-    ]
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What one clock serves when it does not serve every project: these channel
-    bindings' standups and digests, these projects' milestones and nudges (a console
-    serves the channels it is in, so two consoles on one database keep to their own)."""
-
-    bindings: frozenset[int]
-    projects: frozenset[int]
-
-
 def plan(
-    session: Session, *, start: datetime, end: datetime, scope: Scope | None = None
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    scope: Scope | None = None,
+    kinds: tuple[ScheduleKind, ...] = KINDS,
 ) -> list[Occurrence]:
-    """Every occurrence of every schedule (in `scope`, when given) with its time in
-    (start, end]."""
+    """Every occurrence of every schedule of every kind (in `scope`, when given) with its
+    time in (start, end]."""
     out: list[Occurrence] = []
-    standups = session.execute(
-        sa_select(
-            col(StandupConfig.id),
-            col(StandupConfig.at),
-            col(StandupConfig.cutoff),
-            col(StandupConfig.timezone),
-            col(StandupConfig.days),
-            col(StandupConfig.calendar),
-            col(StandupConfig.updated_at),
-            col(StandupConfig.binding_id),
-        ).where(col(StandupConfig.enabled))
-    ).all()
-    for config_id, at, cutoff, zone, days, calendar, updated_at, binding in standups:
-        if scope is not None and binding not in scope.bindings:
-            continue
-        shape = _Standup(at, cutoff, zone, days, calendar)
-        out += standup_occurrences(config_id or 0, shape, updated_at, start, end)
-    for dconfig in session.exec(select(DigestConfig).where(col(DigestConfig.enabled))):
-        if scope is None or dconfig.binding_id in scope.bindings:
-            out += digest_occurrences(dconfig, start, end)
-    window = (start.date() - timedelta(days=2), end.date() + timedelta(days=9))
-    rows = session.exec(
-        select(Milestone, Project.timezone)
-        .join(Project, col(Project.id) == Milestone.project_id)
-        .where(
-            Milestone.status == "open",
-            col(Milestone.due) >= window[0],
-            col(Milestone.due) <= window[1],
-        )
-    ).all()
-    for milestone, zone in rows:
-        if scope is None or milestone.project_id in scope.projects:
-            out += milestone_occurrences(milestone, ZoneInfo(zone), start, end)
-    for project in session.exec(select(Project).where(col(Project.overdue_nudges))):
-        if scope is None or project.id in scope.projects:
-            out += nudge_occurrences(project, start, end)
+    for kind in kinds:
+        out += kind.occurrences(session, start=start, end=end, scope=scope)
     return sorted((o for o in out if start < o.at <= end), key=lambda o: (o.at, o.key))
 
 
@@ -430,6 +254,7 @@ class Engine:
         charts: bool = True,
         observer: ClockObserver | None = None,
         scope: Callable[[Session], Scope] | None = None,
+        kinds: tuple[ScheduleKind, ...] = KINDS,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -443,6 +268,9 @@ class Engine:
         self.charts = charts
         self.observer = observer  # told of every occurrence handled, post ended, clock read
         self.scope = scope  # what this clock serves, read each round (None: everything)
+        self.kinds = {kind.name: kind for kind in kinds}  # what it runs
+        if len(self.kinds) != len(kinds):
+            raise ValueError("two schedule kinds of one name")
         self.skew: float | None = None  # seconds the clock is ahead of the database's
         self.skew_measured: datetime | None = None
         self.last_round: datetime | None = None
@@ -716,7 +544,13 @@ class Engine:
     def _unhandled(self, now: datetime) -> list[Occurrence]:
         with self.db.transaction() as session:
             scope = None if self.scope is None else self.scope(session)
-            due = plan(session, start=now - LOOKBACK, end=now, scope=scope)
+            due = plan(
+                session,
+                start=now - LOOKBACK,
+                end=now,
+                scope=scope,
+                kinds=tuple(self.kinds.values()),
+            )
             if not due:
                 return []
             days = [o.occurrence for o in due]
@@ -737,8 +571,8 @@ class Engine:
         self, due: list[Occurrence], now: datetime, outcome: Outcome
     ) -> list[_Run]:
         won = self._claim_all(due, now)
-        runs = []
-        prompts: list[tuple[Occurrence, int, bool]] = []
+        runs: list[_Run] = []
+        batches: dict[str, list[tuple[Due, int]]] = {}
         for occurrence in due:
             run_id = won.get((occurrence.key, occurrence.occurrence))
             if run_id is None:
@@ -758,23 +592,48 @@ class Engine:
                         occurrence.until.isoformat(),
                     )
                 continue
-            if occurrence.key.endswith(":prompt"):
-                prompts.append((occurrence, run_id, late))
+            kind = self.kinds[occurrence.kind]
+            if kind.batched:
+                batches.setdefault(kind.name, []).append((Due(occurrence, late), run_id))
                 continue
-            try:
-                posts = self._build(occurrence, now, late)
-            except Exception:
-                log.exception("building %s for %s failed", occurrence.key, occurrence.day)
-                self._finish({run_id: "failed"})
+            runs += self._build(kind, [(Due(occurrence, late), run_id)], now, outcome)
+        built = []
+        for name, batch in batches.items():
+            built += self._build(self.kinds[name], batch, now, outcome)
+        return built + runs
+
+    def _build(
+        self, kind: ScheduleKind, due: list[tuple[Due, int]], now: datetime, outcome: Outcome
+    ) -> list[_Run]:
+        """The runs of claimed occurrences of one kind, their posts built in one transaction
+        and keyed; when building fails, each of them is recorded as failed."""
+        building = Building(self.catalog, now, self.default_locale, self.charts)
+        try:
+            with self.db.transaction() as session:
+                posts = kind.posts(session, building, [d for d, _ in due])
+            if len(posts) != len(due):
+                raise ValueError(f"{kind.name} built {len(posts)} runs for {len(due)}")
+        except Exception:
+            first = due[0][0].occurrence
+            more = f" (and {len(due) - 1} more of its kind)" if len(due) > 1 else ""
+            log.exception("building %s for %s failed%s", first.key, first.day, more)
+            for d, _ in due:
                 outcome.failed += 1
-                self._observe(occurrence, "failed", now)
-                continue
-            keyed = [
-                replace(post, key=post_key(occurrence, post), until=occurrence.until)
-                for post in posts
-            ]
-            runs.append(_Run(occurrence, run_id, late, keyed))
-        return self._prompts(prompts) + runs
+                self._observe(d.occurrence, "failed", now)
+            self._finish({run_id: "failed" for _, run_id in due})
+            return []
+        return [
+            _Run(
+                d.occurrence,
+                run_id,
+                d.late,
+                [
+                    replace(post, key=post_key(d.occurrence, post), until=d.occurrence.until)
+                    for post in built
+                ],
+            )
+            for (d, run_id), built in zip(due, posts, strict=True)
+        ]
 
     def _claim_all(self, due: list[Occurrence], now: datetime) -> dict[tuple[str, datetime], int]:
         """Insert the claims, many per statement; the unique key lets exactly one process
@@ -810,35 +669,6 @@ class Engine:
                     won[(key, occurrence)] = run_id
         return won
 
-    def _prompts(self, claimed: list[tuple[Occurrence, int, bool]]) -> list[_Run]:
-        """Standup prompts, built together: one query for every channel's place, and one
-        rendering per wording (the same prompt goes to every channel of a locale)."""
-        if not claimed:
-            return []
-        ids = [int(o.key.split(":")[1]) for o, _, _ in claimed]
-        with self.db.transaction() as session:
-            places = standup.places_of(session, config_ids=ids, default_locale=self.default_locale)
-        memo: dict[tuple[str, date, time, bool], Post] = {}
-        runs = []
-        for (occurrence, run_id, late), config_id in zip(claimed, ids, strict=True):
-            place = places.get(config_id)
-            posts = []
-            if place is not None:
-                wording = (place.locale, occurrence.day, place.config.cutoff, late)
-                if wording not in memo:
-                    memo[wording] = standup.prompt_post(
-                        self.catalog, place, day=occurrence.day, late=late
-                    )
-                post = Post(
-                    platform=place.platform,
-                    reply=memo[wording].reply,
-                    channel_id=place.binding.channel_id,
-                    until=occurrence.until,
-                )
-                posts = [replace(post, key=post_key(occurrence, post))]
-            runs.append(_Run(occurrence, run_id, late, posts))
-        return runs
-
     def _finish(self, statuses: dict[int, str]) -> None:
         by_status: dict[str, list[int]] = {}
         for run_id, status in statuses.items():
@@ -852,52 +682,3 @@ class Engine:
                         .where(col(ScheduleRun.id).in_(ids[start : start + CLAIM_CHUNK]))
                         .values(status=status, finished_at=finished)
                     )
-
-    def _build(self, occurrence: Occurrence, now: datetime, late: bool) -> list[Post]:
-        kind, ref, *rest = occurrence.key.split(":")
-        day = occurrence.day
-        with self.db.transaction() as session:
-            if kind == "standup":
-                place = standup.place_of(
-                    session, config_id=int(ref), default_locale=self.default_locale
-                )
-                if place is None:
-                    return []
-                if rest == ["prompt"]:
-                    return [standup.prompt_post(self.catalog, place, day=day, late=late)]
-                if rest == ["reminder"]:
-                    return standup.reminder_posts(
-                        session, self.catalog, place, day=day, now=now, late=late
-                    )
-                return [
-                    standup.summary_post(session, self.catalog, place, day=day, now=now, late=late)
-                ]
-            if kind == "digest":
-                return digest.digest_posts(
-                    session,
-                    self.catalog,
-                    config_id=int(ref),
-                    now=now,
-                    late=late,
-                    default_locale=self.default_locale,
-                    chart=self.charts,
-                )
-            if kind == "milestone":
-                return alerts.milestone_posts(
-                    session,
-                    self.catalog,
-                    milestone_id=int(ref),
-                    offset=int(rest[0][1:]),
-                    day=day,
-                    late=late,
-                    default_locale=self.default_locale,
-                )
-            if kind == "nudges":
-                return alerts.nudge_posts(
-                    session,
-                    self.catalog,
-                    project_id=int(ref),
-                    day=day,
-                    default_locale=self.default_locale,
-                )
-        raise ValueError(f"unknown schedule {occurrence.key}")

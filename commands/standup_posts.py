@@ -1,0 +1,362 @@
+"""The standup's clock: when its prompt, reminders and summary are due, and what they say.
+
+On each work day of a standup (its days, less its calendar's holidays) the clock posts
+the prompt at `at`, reminds one to one those of the team who have not answered (half an
+hour before the cutoff, or halfway when the window is shorter), and posts the summary at
+the cutoff. Each is a `ScheduleKind` (see commands/schedule.py): `PROMPT`, `REMINDER`,
+`SUMMARY`, keyed `standup:<config>:prompt|reminder|summary`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from commands.calendar import is_workday, parse_days
+from commands.common import mentions_of
+from commands.i18n import Catalog
+from commands.schedule import (
+    Building,
+    Builds,
+    Due,
+    Occurrence,
+    ScheduleKind,
+    Scope,
+    Wake,
+    end_of_day,
+    local,
+)
+from commands.standup import BLOCKER_BUTTONS, answer_button, has_blocker, roll_call
+from commands.types import Button, Mention, Post, Reply, Rich, Tone, Visibility
+from storage import standup as store
+from storage.enums import Role
+from storage.models import ChannelBinding, Project, StandupConfig
+
+REMIND_BEFORE = timedelta(minutes=30)
+REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
+
+
+# -- when ----------------------------------------------------------------------------------
+
+
+def reminder_time(at: time, cutoff: time) -> time:
+    """Half an hour before the cutoff, or halfway when the window is shorter."""
+    start = datetime.combine(date(2000, 1, 1), at)
+    end = datetime.combine(date(2000, 1, 1), cutoff)
+    remind = max(end - REMIND_BEFORE, start + (end - start) / 2)
+    return remind.time().replace(microsecond=0)
+
+
+def _reminder_until(remind: datetime, cutoff: datetime) -> datetime:
+    """A reminder is still worth sending while people keep at least half of the time it
+    meant to give them (from its own time to the cutoff), and at most five minutes:
+    30 minutes before a 10:30 cutoff it goes out until 10:25; in a 09:30-09:36 window,
+    at 09:33, until 09:34:30. Never before its own time."""
+    return cutoff - min(REMINDER_USEFUL, (cutoff - remind) / 2)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What decides a standup's times; many channels share one."""
+
+    at: time
+    cutoff: time
+    timezone: str
+    days: str
+    calendar: str
+
+
+@lru_cache(maxsize=4096)
+def _times(
+    shape: _Shape, first: date, last: date
+) -> tuple[tuple[str, date, datetime, datetime], ...]:
+    """(part, day, due, useful until) of a standup's posts on the local days first..last."""
+    tz = ZoneInfo(shape.timezone)
+    days = parse_days(shape.days)
+    reminder = reminder_time(shape.at, shape.cutoff)
+    out = []
+    day = first
+    while day <= last:
+        if is_workday(day, days=days, calendar=shape.calendar):
+            cutoff = local(day, shape.cutoff, tz)
+            remind = local(day, reminder, tz)
+            out += [
+                ("prompt", day, local(day, shape.at, tz), cutoff),
+                ("reminder", day, remind, _reminder_until(remind, cutoff)),
+                ("summary", day, cutoff, end_of_day(day, tz)),
+            ]
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def _occurrences(
+    part: str, session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    out = []
+    for config_id, at, cutoff, zone, days, calendar, updated_at, binding in store.enabled_times(
+        session
+    ):
+        if scope is not None and binding not in scope.bindings:
+            continue
+        tz = ZoneInfo(zone)
+        first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+        # A schedule counts from when it was set: nothing is "missed" before that.
+        out += [
+            Occurrence("standup_" + part, f"standup:{config_id}:{part}", config_id, day, due, until)
+            for kind, day, due, until in _times(
+                _Shape(at, cutoff, zone, days, calendar), first, last
+            )
+            if kind == part and start < due <= end and due >= updated_at
+        ]
+    return out
+
+
+def _wakes(part: str, session: Session) -> dict[str, Wake]:
+    out = {}
+    for config_id, at, cutoff, zone, *_ in store.enabled_times(session):
+        when = {"prompt": at, "reminder": reminder_time(at, cutoff), "summary": cutoff}[part]
+        out[f"standup:{config_id}:{part}"] = Wake(when, zone)
+    return out
+
+
+# -- where and what ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a standup lives, with the words to use there."""
+
+    config: StandupConfig
+    binding: ChannelBinding
+    project: Project
+    platform: str
+    locale: str
+
+
+def places_of(session: Session, *, config_ids: list[int], default_locale: str) -> dict[int, Place]:
+    """The enabled standups among `config_ids`, with their channel, project and platform."""
+    return {
+        config.id: Place(config, binding, project, platform, project.locale or default_locale)
+        for config, binding, project, platform in store.places(session, config_ids=config_ids)
+        if config.enabled and config.id is not None
+    }
+
+
+def place_of(session: Session, *, config_id: int, default_locale: str) -> Place | None:
+    return places_of(session, config_ids=[config_id], default_locale=default_locale).get(config_id)
+
+
+def prompt_post(catalog: Catalog, place: Place, *, day: date, late: bool) -> Post:
+    t, loc = catalog.text, place.locale
+    reply = Reply(
+        title=t(loc, "standup.prompt_title", day=day, late=late),
+        lines=(
+            t(loc, "standup.prompt_cutoff", cutoff=place.config.cutoff.strftime("%H:%M")),
+            *catalog.lines(loc, "standup.syntax"),
+        ),
+        buttons=(answer_button(catalog, loc),),
+        visibility=Visibility.CHANNEL,
+    )
+    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
+
+
+def reminder_posts(
+    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
+) -> list[Post]:
+    roll = roll_call(session, config=place.config, day=day, now=now)
+    people = mentions_of(session, roll.missing)
+    cutoff = place.config.cutoff.strftime("%H:%M")
+    out = []
+    for member_id in roll.missing:
+        person = people[member_id]
+        if person.platform != place.platform:
+            continue
+        reply = Reply(
+            title=catalog.text(
+                place.locale, "standup.reminder", day=day, cutoff=cutoff, channel=place.binding.name
+            ),
+            lines=catalog.lines(place.locale, "standup.syntax"),
+            buttons=(answer_button(catalog, place.locale),),
+        )
+        out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
+    return out
+
+
+_TASK_KEY = re.compile(r"(?:^|\W)(?:([A-Za-z]{1,8})-)(\d{1,9})\b")
+
+
+def summary_post(
+    session: Session, catalog: Catalog, place: Place, *, day: date, now: datetime, late: bool
+) -> Post:
+    t, loc = catalog.text, place.locale
+    roll = roll_call(session, config=place.config, day=day, now=now)
+    people = mentions_of(session, roll.answered + roll.missing + roll.away)
+    items: list[Rich] = []
+    blockers: list[Rich] = []
+    buttons: list[Button] = []
+    for report in roll.reports:
+        who = people[report.member_id]
+        items.append(
+            t(
+                loc,
+                "standup.summary_item",
+                who=who,
+                yesterday=report.yesterday,
+                today=report.today,
+                blockers=report.blockers if has_blocker(report.blockers) else "",
+            )
+        )
+        if has_blocker(report.blockers):
+            accountable = _accountable_for(session, place.project, report.blockers)
+            blockers.append(
+                t(loc, "standup.blocker_item", who=who, text=report.blockers, a=accountable)
+            )
+            if len(buttons) < BLOCKER_BUTTONS:
+                buttons.append(
+                    Button(
+                        t(loc, "standup.btn_make_task", who=who.name),
+                        f"standup task {report.id}",
+                        f"standup_task_{report.id}",
+                    )
+                )
+    lines = [
+        t(
+            loc,
+            "standup.summary_count",
+            answered=len(roll.answered),
+            team=len(roll.answered) + len(roll.missing),
+        ),
+        t(loc, "standup.status_missing", people=[people[i] for i in roll.missing]),
+    ]
+    if roll.away:
+        lines.append(t(loc, "standup.status_away", people=[people[i] for i in roll.away]))
+    if blockers:
+        lines.append(t(loc, "standup.blockers_title", count=len(blockers)))
+        lines.extend(blockers)
+    reply = Reply(
+        title=t(loc, "standup.summary_title", day=day, late=late),
+        lines=tuple(lines),
+        items=tuple(items),
+        footer=() if items else (t(loc, "standup.summary_nobody"),),
+        buttons=tuple(buttons),
+        visibility=Visibility.CHANNEL,
+        tone=Tone.WARNING if blockers else Tone.INFO,
+    )
+    return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
+
+
+def _accountable_for(session: Session, project: Project, text: str) -> list[Mention]:
+    """The A of every task of the project a blocker names (`T-12`)."""
+    numbers = {
+        int(m.group(2))
+        for m in _TASK_KEY.finditer(text)
+        if m.group(1).upper() == project.key_prefix.upper()
+    }
+    if not numbers or project.id is None:
+        return []
+    ids = store.task_owners(
+        session, project_id=project.id, numbers=sorted(numbers), role=Role.A.value
+    )
+    people = mentions_of(session, sorted(set(ids)))
+    return [people[i] for i in sorted(people)]
+
+
+# -- the kinds -----------------------------------------------------------------------------
+
+
+def _prompts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    """Every due prompt at once: one query for every channel's place, and one rendering
+    per wording (the same prompt goes to every channel of a locale)."""
+    places = places_of(
+        session,
+        config_ids=[d.occurrence.ref for d in due],
+        default_locale=building.default_locale,
+    )
+    memo: dict[tuple[str, date, time, bool], Post] = {}
+    out: list[list[Post]] = []
+    for d in due:
+        place = places.get(d.occurrence.ref)
+        if place is None:
+            out.append([])
+            continue
+        wording = (place.locale, d.occurrence.day, place.config.cutoff, d.late)
+        if wording not in memo:
+            memo[wording] = prompt_post(building.catalog, place, day=d.occurrence.day, late=d.late)
+        reply = memo[wording].reply
+        out.append(
+            [Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)]
+        )
+    return out
+
+
+def _reminders(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    out = []
+    for d in due:
+        place = place_of(
+            session, config_id=d.occurrence.ref, default_locale=building.default_locale
+        )
+        out.append(
+            []
+            if place is None
+            else reminder_posts(
+                session,
+                building.catalog,
+                place,
+                day=d.occurrence.day,
+                now=building.now,
+                late=d.late,
+            )
+        )
+    return out
+
+
+def _summaries(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    out = []
+    for d in due:
+        place = place_of(
+            session, config_id=d.occurrence.ref, default_locale=building.default_locale
+        )
+        out.append(
+            []
+            if place is None
+            else [
+                summary_post(
+                    session,
+                    building.catalog,
+                    place,
+                    day=d.occurrence.day,
+                    now=building.now,
+                    late=d.late,
+                )
+            ]
+        )
+    return out
+
+
+def _kind(part: str, posts: Builds, *, batched: bool = False) -> ScheduleKind:
+    def occurrences(
+        session: Session, *, start: datetime, end: datetime, scope: Scope | None
+    ) -> list[Occurrence]:
+        return _occurrences(part, session, start=start, end=end, scope=scope)
+
+    def wakes(session: Session) -> dict[str, Wake]:
+        return _wakes(part, session)
+
+    return ScheduleKind(
+        name="standup_" + part,
+        occurrences=occurrences,
+        wakes=wakes,
+        posts=posts,
+        batched=batched,
+    )
+
+
+PROMPT = _kind("prompt", _prompts, batched=True)
+REMINDER = _kind("reminder", _reminders)
+SUMMARY = _kind("summary", _summaries)

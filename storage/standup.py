@@ -1,0 +1,234 @@
+"""The standup's queries: its configuration, reports, leave and team.
+
+What counts as the team, as missing or as a work day is decided in commands/standup.py;
+these functions only read and lock rows. None of them commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from storage.enums import TaskStatus
+from storage.models import (
+    ChannelBinding,
+    Member,
+    Project,
+    RaciAssignment,
+    StandupAway,
+    StandupConfig,
+    StandupReport,
+    Task,
+    Workspace,
+)
+
+CHUNK = 500  # ids per IN (...)
+
+
+def config_of_binding(
+    session: Session, *, binding_id: int, lock: bool = False
+) -> StandupConfig | None:
+    """The channel's standup, on or off; `lock` holds its row until the transaction ends
+    (and reads it afresh)."""
+    query = select(StandupConfig).where(StandupConfig.binding_id == binding_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
+def first_config_of_project(session: Session, *, project_id: int) -> StandupConfig | None:
+    """The project's oldest standup, on or off."""
+    return session.exec(
+        select(StandupConfig)
+        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+        .where(ChannelBinding.project_id == project_id)
+        .order_by(col(StandupConfig.id))
+    ).first()
+
+
+def enabled_configs_of_project(session: Session, *, project_id: int) -> list[StandupConfig]:
+    return list(
+        session.exec(
+            select(StandupConfig)
+            .join(ChannelBinding, col(ChannelBinding.id) == col(StandupConfig.binding_id))
+            .where(ChannelBinding.project_id == project_id, col(StandupConfig.enabled))
+        ).all()
+    )
+
+
+def enabled_times(
+    session: Session,
+) -> list[tuple[int, time, time, str, str, str, datetime, int]]:
+    """(id, at, cutoff, timezone, days, calendar, updated_at, binding id) of every enabled
+    standup: what decides its times, without loading whole rows (the clock plans every
+    standup each round)."""
+    rows = session.execute(
+        sa_select(
+            col(StandupConfig.id),
+            col(StandupConfig.at),
+            col(StandupConfig.cutoff),
+            col(StandupConfig.timezone),
+            col(StandupConfig.days),
+            col(StandupConfig.calendar),
+            col(StandupConfig.updated_at),
+            col(StandupConfig.binding_id),
+        ).where(col(StandupConfig.enabled))
+    ).all()
+    return [
+        (config_id or 0, at, cutoff, zone, days, calendar, updated_at, binding)
+        for config_id, at, cutoff, zone, days, calendar, updated_at, binding in rows
+    ]
+
+
+def places(
+    session: Session, *, config_ids: Sequence[int]
+) -> list[tuple[StandupConfig, ChannelBinding, Project, str]]:
+    """Each standup among `config_ids` (on or off) with its channel, project and platform."""
+    out: list[tuple[StandupConfig, ChannelBinding, Project, str]] = []
+    for start in range(0, len(config_ids), CHUNK):
+        rows = session.exec(
+            select(StandupConfig, ChannelBinding, Project, Workspace.platform)
+            .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+            .join(Project, col(Project.id) == ChannelBinding.project_id)
+            .join(Workspace, col(Workspace.id) == ChannelBinding.workspace_id)
+            .where(col(StandupConfig.id).in_(config_ids[start : start + CHUNK]))
+        ).all()
+        out += [
+            (config, binding, project, str(platform)) for config, binding, project, platform in rows
+        ]
+    return out
+
+
+# -- reports ---------------------------------------------------------------------------
+
+
+def report_of(
+    session: Session, *, config_id: int, member_id: int, day: date
+) -> StandupReport | None:
+    return session.exec(
+        select(StandupReport).where(
+            StandupReport.config_id == config_id,
+            StandupReport.member_id == member_id,
+            StandupReport.day == day,
+        )
+    ).first()
+
+
+def reports_of_day(session: Session, *, config_id: int, day: date) -> list[StandupReport]:
+    """The day's reports, in the order they were first given."""
+    return list(
+        session.exec(
+            select(StandupReport)
+            .where(StandupReport.config_id == config_id, StandupReport.day == day)
+            .order_by(col(StandupReport.created_at))
+        ).all()
+    )
+
+
+def answered_on(session: Session, *, config_id: int, day: date) -> set[int]:
+    return set(
+        session.exec(
+            select(StandupReport.member_id).where(
+                StandupReport.config_id == config_id, StandupReport.day == day
+            )
+        ).all()
+    )
+
+
+def report_in_project(session: Session, *, report_id: int, project_id: int) -> StandupReport | None:
+    """The report, when it was given to a standup of the project."""
+    return session.exec(
+        select(StandupReport)
+        .join(StandupConfig, col(StandupConfig.id) == StandupReport.config_id)
+        .join(ChannelBinding, col(ChannelBinding.id) == StandupConfig.binding_id)
+        .where(StandupReport.id == report_id, ChannelBinding.project_id == project_id)
+    ).first()
+
+
+# -- the team ------------------------------------------------------------------------------
+
+
+def team(
+    session: Session,
+    *,
+    config_id: int,
+    workspace_id: int,
+    project_id: int,
+    answered_from: date,
+    answered_to: date,
+    owner_roles: Sequence[str],
+) -> list[int]:
+    """Members of the workspace who answered the standup on a day in answered_from ..
+    answered_to, or hold one of `owner_roles` on an open task of the project; by name."""
+    recent = select(StandupReport.member_id).where(
+        StandupReport.config_id == config_id,
+        col(StandupReport.day) >= answered_from,
+        col(StandupReport.day) <= answered_to,
+    )
+    owners = (
+        select(RaciAssignment.member_id)
+        .join(Task, col(Task.id) == RaciAssignment.task_id)
+        .where(
+            Task.project_id == project_id,
+            col(Task.deleted_at).is_(None),
+            Task.status != TaskStatus.DONE.value,
+            col(RaciAssignment.role).in_(list(owner_roles)),
+        )
+    )
+    ids = session.exec(
+        select(Member.id)
+        .where(
+            Member.workspace_id == workspace_id,
+            col(Member.id).in_(recent.union(owners).scalar_subquery()),
+        )
+        .order_by(col(Member.display_name), col(Member.id))
+    ).all()
+    return [m for m in ids if m is not None]
+
+
+def away_on(session: Session, *, project_id: int, day: date) -> set[int]:
+    """Who of the project is away on the day."""
+    return set(
+        session.exec(
+            select(StandupAway.member_id).where(
+                StandupAway.project_id == project_id,
+                col(StandupAway.start) <= day,
+                col(StandupAway.end) >= day,
+            )
+        ).all()
+    )
+
+
+def leave_ahead(
+    session: Session, *, project_id: int, member_id: int, today: date, covering: date | None = None
+) -> list[StandupAway]:
+    """A member's leave in the project that has not ended before `today` (only the leave
+    covering the day `covering`, when given), by start."""
+    query = select(StandupAway).where(
+        StandupAway.project_id == project_id,
+        StandupAway.member_id == member_id,
+        col(StandupAway.end) >= today,
+    )
+    if covering is not None:
+        query = query.where(col(StandupAway.start) <= covering, col(StandupAway.end) >= covering)
+    return list(session.exec(query.order_by(col(StandupAway.start))).all())
+
+
+def task_owners(
+    session: Session, *, project_id: int, numbers: Sequence[int], role: str
+) -> list[int]:
+    """The members holding `role` on the project's tasks of these numbers."""
+    return list(
+        session.exec(
+            select(RaciAssignment.member_id)
+            .join(Task, col(Task.id) == RaciAssignment.task_id)
+            .where(
+                Task.project_id == project_id,
+                col(Task.number).in_(list(numbers)),
+                RaciAssignment.role == role,
+            )
+        ).all()
+    )
