@@ -4,7 +4,8 @@ and a year the installed data does not know said in /standup status and the dige
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import chinese_calendar
@@ -27,6 +28,9 @@ from storage.db import Database
 from tests.chat import Chat
 from tests.clock_support import Outbox, at
 from tests.conftest import Clock
+from tests.fake_feishu import FakeFeishu
+from tests.feishu_support import FeishuHarness, feishu_settings, message_event
+from tests.feishu_support import running as feishu_running
 
 pytestmark = pytest.mark.anyio
 
@@ -262,3 +266,39 @@ def test_the_digest_says_when_its_chart_rests_on_an_unknown_year(chat: Chat, clo
     )
     chat.say("mei", "standup config calendar:de")
     assert not _lines(chat.say("mei", "digest now").lines)[-1].startswith("⚠")
+
+
+@pytest.fixture
+def feishu_fake() -> Iterator[FakeFeishu]:
+    server = FakeFeishu().start()
+    server.users.update({"ou_mei": "美"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def feishu(
+    db_url: str, feishu_fake: FakeFeishu, clock: Clock
+) -> AsyncIterator[FeishuHarness]:
+    settings = feishu_settings(db_url, feishu_fake)
+    async with feishu_running(settings, feishu_fake, clock=clock) as harness:
+        yield harness
+
+
+async def test_feishu_status_card_says_the_year_is_unknown(
+    feishu: FeishuHarness, clock: Clock
+) -> None:
+    """Through Feishu's endpoint, in Chinese: the status card carries the line."""
+    year = _first_unknown_chinese_year()
+    clock.now = datetime(year - 1, 12, 15, 0, 0, tzinfo=UTC)
+    await feishu.callback(message_event("teambot lang zh"))
+    await feishu.callback(message_event("standup config tz:Asia/Shanghai calendar:CN"))
+    await feishu.callback(message_event("standup status"))
+    await feishu.settle()
+    card = feishu.fake.sent("/open-apis/ephemeral/v1/send")[-1]["card"]
+    texts = [e["content"] for e in card["body"]["elements"] if e["tag"] == "markdown"]
+    assert texts[3] == (
+        f"⚠ 已安装的 CN 节假日日历还没有 {year} 年的安排：届时只按法定节假日休息，"
+        "调休和补班日未知，需部署方升级 holidays 和 chinesecalendar 包后才准确。"
+    )
+    assert "按中国法定节假日" in texts[4]
