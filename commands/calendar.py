@@ -139,10 +139,14 @@ def _official(code: str, year: int) -> tuple[frozenset[date], frozenset[date]] |
     import holidays
 
     country, _, region = code.partition("-")
-    cls = holidays.country_holidays(country.upper()).__class__
-    if not cls.start_year <= year <= cls.end_year:
+    try:
+        table = holidays.country_holidays(
+            country.upper(), subdiv=region.upper() or None, years=year
+        )
+    except NotImplementedError:  # a code stored under a release that knew it
         return None
-    table = holidays.country_holidays(country.upper(), subdiv=region.upper() or None, years=year)
+    if not table.start_year <= year <= table.end_year:
+        return None
     makeup = frozenset(d for d in table.weekend_workdays if d.year == year)
     if country == "cn":
         known = _cn_package(year)

@@ -302,3 +302,10 @@ async def test_feishu_status_card_says_the_year_is_unknown(
         "调休和补班日未知，需部署方升级 holidays 和 chinesecalendar 包后才准确。"
     )
     assert "按中国法定节假日" in texts[4]
+
+
+def test_a_code_the_installed_package_no_longer_knows_stops_nothing() -> None:
+    """A code saved under another release (`zz`, `us-zz`): weekdays only, year unknown."""
+    assert is_workday(date(2026, 1, 1), days=WEEKDAYS, calendar="zz")
+    assert day_kind(date(2026, 1, 1), calendar="us-zz") is None
+    assert unknown_years("zz", [2026]) == [2026]
