@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS, is_workday, parse_days
+from commands.calendar import CHINESE_WEEKDAYS, WEEKDAYS, is_workday, parse_days, unknown_years
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
@@ -36,7 +36,7 @@ from commands.schedule import (
     local,
     local_days,
 )
-from commands.types import Field, Image, Post, Reply, Tone, Visibility
+from commands.types import Field, Image, Post, Reply, Rich, Tone, Visibility
 from storage import kpi
 from storage import standup as standup_store
 from storage.models import (
@@ -191,14 +191,16 @@ def digest_reply(
     reply = replace(reply, title=title, footer=(*reply.footer, hint))
     if not chart:
         return reply
-    image = burndown_image(session, catalog, project=project, locale=locale, now=now)
+    image, unknown = burndown_image(session, catalog, project=project, locale=locale, now=now)
     legend = catalog.text(locale, "digest.legend")
-    return replace(reply, lines=(*reply.lines, legend), image=image)
+    return replace(reply, lines=(*reply.lines, legend, *unknown), image=image)
 
 
 def burndown_image(
     session: Session, catalog: Catalog, *, project: Project, locale: str, now: datetime
-) -> Image:
+) -> tuple[Image, tuple[Rich, ...]]:
+    """The chart, and a line when its work days rest on a year the holiday calendar
+    installed does not know yet."""
     from commands.chart import ChartText, burndown_png, cjk_font
 
     assert project.id is not None
@@ -253,23 +255,31 @@ def burndown_image(
         today=word("today"),
         due=word("due"),
     )
+    calendar, workday = _workdays(session, project_id=project.id)
     png = burndown_png(
         points,
         until=today,
         due=milestone.due if milestone else None,
-        workday=_workdays(session, project_id=project.id),
+        workday=workday,
         text=text,
         font_path=font,
     )
-    return Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
+    image = Image(png=png, filename=f"burndown-{today.isoformat()}.png", alt=alt)
+    unknown = unknown_years(calendar, range(start.year, end.year + 1))
+    if not unknown:
+        return image, ()
+    return image, (
+        catalog.text(locale, "standup.calendar_unknown", calendar=calendar, years=unknown),
+    )
 
 
-def _workdays(session: Session, *, project_id: int) -> Callable[[date], bool]:
-    """The project's work days: its standup's days and calendar, else Monday to Friday."""
+def _workdays(session: Session, *, project_id: int) -> tuple[str, Callable[[date], bool]]:
+    """The project's calendar and work days: its standup's days and calendar, else Monday
+    to Friday."""
     config = standup_store.first_config_of_project(session, project_id=project_id)
     days = parse_days(config.days) if config is not None else frozenset(range(5))
     calendar = config.calendar if config is not None else "none"
-    return lambda day: is_workday(day, days=days, calendar=calendar)
+    return calendar, lambda day: is_workday(day, days=days, calendar=calendar)
 
 
 def digest_posts(

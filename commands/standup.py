@@ -21,7 +21,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from commands.calendar import CALENDARS, BadDays, format_days, is_workday, parse_days
+from commands.calendar import (
+    EXAMPLES,
+    BadCalendar,
+    BadDays,
+    format_days,
+    is_workday,
+    parse_calendar,
+    parse_days,
+    unknown_years,
+)
 from commands.common import create_task
 from commands.context import Ctx
 from commands.dates import date_order
@@ -40,6 +49,7 @@ TEAM_DAYS = 30
 ONE_DAY = timedelta(days=1)
 MAX_PART = 1000
 MAX_AWAY_DAYS = 366
+UNKNOWN_YEAR_AHEAD = timedelta(days=31)  # status warns of next year's calendar in December
 BLOCKER_BUTTONS = 5
 _OPTIONS = {
     "time": "time",
@@ -200,9 +210,14 @@ def configure(ctx: Ctx, args: Args) -> Reply:
         days = format_days(parse_days(options["days"])) if "days" in options else None
     except BadDays:
         raise CommandError("bad_days", value=options["days"]) from None
-    calendar = options.get("calendar", "").lower() or None
-    if calendar is not None and calendar not in CALENDARS:
-        raise CommandError("bad_calendar", value=calendar, allowed=" | ".join(CALENDARS))
+    try:
+        calendar = parse_calendar(options["calendar"]) if "calendar" in options else None
+    except BadCalendar as bad:
+        if bad.country is not None:
+            raise CommandError(
+                "bad_calendar_region", value=bad.value, country=bad.country, regions=bad.regions
+            ) from None
+        raise CommandError("bad_calendar", value=bad.value, examples=EXAMPLES) from None
     if config is None:
         start = at or time(9, 30)
         config = StandupConfig(
@@ -299,11 +314,14 @@ def status(ctx: Ctx, args: Args) -> Reply:
     roll = roll_call(ctx.session, config=config, day=day, now=ctx.now)
     people = ctx.people(roll.answered + roll.missing + roll.away)
     workday = is_workday(day, days=parse_days(config.days), calendar=config.calendar)
-    lines = (
+    lines: tuple[Rich, ...] = (
         ctx.t("standup.status_answered", people=[people[i] for i in roll.answered]),
         ctx.t("standup.status_missing", people=[people[i] for i in roll.missing]),
         ctx.t("standup.status_away", people=[people[i] for i in roll.away]),
     )
+    unknown = unknown_years(config.calendar, {day.year, (day + UNKNOWN_YEAR_AHEAD).year})
+    if unknown:
+        lines += (ctx.t("standup.calendar_unknown", calendar=config.calendar, years=unknown),)
     return Reply(
         title=ctx.t("standup.status_title", day=day, workday=workday),
         fields=_config_fields(ctx, config, next_day(config, after=ctx.now)),
@@ -494,10 +512,12 @@ SPECS = [
         name="config",
         handler=configure,
         usage=(
-            "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm> calendar:cn|none"
+            "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm>"
+            " calendar:<country>|none"
         ),
         examples=(
             "/standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30 calendar:cn",
+            "/standup config tz:Europe/Berlin calendar:de",
             "/standup config time:10:00",
         ),
         permission=Permission.ADMIN,

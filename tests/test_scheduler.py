@@ -14,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 from sqlmodel import Session, select
 
-from commands.calendar import cn_years, format_days, is_workday, parse_days
+from commands.calendar import format_days, parse_days
 from commands.i18n import Catalog
 from commands.types import Post
 from schedules.engine import Engine
@@ -59,28 +59,6 @@ def test_days_parse_and_print() -> None:
     assert parse_days("sun-tue") == frozenset({6, 0, 1})
     assert format_days(parse_days("mon,wed,fri")) == "mon,wed,fri"
     assert format_days(parse_days("mon-fri")) == "mon-fri"
-
-
-def test_chinese_calendar_holidays_and_make_up_days() -> None:
-    """calendar:cn: National Day off, the Saturday make-up day (调休) on; none: weekdays only."""
-    weekdays = parse_days("mon-fri")
-    national_day, makeup, plain_saturday = date(2026, 10, 1), date(2026, 2, 14), date(2026, 11, 28)
-    assert not is_workday(national_day, days=weekdays, calendar="cn")
-    assert is_workday(national_day, days=weekdays, calendar="none")
-    assert is_workday(makeup, days=weekdays, calendar="cn")
-    assert not is_workday(makeup, days=weekdays, calendar="none")
-    assert not is_workday(plain_saturday, days=weekdays, calendar="cn")
-    first, last = cn_years()
-    assert first <= 2004 and last >= 2026
-
-
-def test_a_year_the_calendar_does_not_know_falls_back_to_weekdays(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Past the package's last year: weekdays only, and a warning to upgrade it."""
-    later = date(cn_years()[1] + 1, 1, 6)
-    assert is_workday(later, days=parse_days("mon-fri"), calendar="cn") == (later.weekday() < 5)
-    assert "covers" in caplog.text
 
 
 # -- standups on the clock ------------------------------------------------------------------
@@ -292,7 +270,7 @@ async def test_answers_are_editable_until_the_cutoff_part_by_part(
     [
         ("standup config time:25:00", "“25:00” is not a time for time: use 09:30, 21:00, 9am, 9:30pm or 下午3点半."),
         ("standup config tz:Mars/Base", "“Mars/Base” is not a time zone: use a name like Asia/Shanghai, Europe/Berlin or UTC."),
-        ("standup config calendar:jp", "“jp” is not a calendar: use none | cn."),
+        ("standup config calendar:xx", "“xx” is not a calendar: use a country code (cn, us, de, jp, gb, us-ca, …) or none."),
         ("standup config time:10:00 cutoff:09:00", "The cutoff (09:00) must be after the start (10:00) on the same day. Nothing was changed."),
         ("standup y: hello", "This channel has no standup. An admin can set one up: /standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30"),
         ("standup away 2026-12-05 2026-12-01", "Your leave ends (2026-12-01 (Tue)) before it starts (2026-12-05 (Sat)). Nothing was saved."),
