@@ -100,18 +100,23 @@ WEEK = """\
 /standup away 2026-09-30 2026-09-30
 @ 2026-09-29 10:00
 @ 2026-09-29 10:30
-# Tuesday afternoon: the retrospective, closed into tasks.
+# Tuesday afternoon: the retrospective: private notes, reveal, votes, actions into tasks.
 @ 2026-09-29 16:00
 :user mei
-/retro start Week 40
+/retro start Week 40 template:ssc
 :user ana
-/retro add well QA found the bugs early
-/retro add improve the signing certificate came too late
-/retro add action Order certificates a month ahead @li
+/retro add continue QA finding the bugs early
+/retro add stop ordering the signing certificate late
+:user li
+/retro add start a release checklist
+:user mei
+/retro reveal
 :user li
 /retro vote 2
 /retro vote 3
 :user mei
+/retro discuss
+/retro action Order certificates a month ahead @li due:2026-10-09
 /retro close
 @ 2026-09-30 09:00
 @ 2026-09-30 09:30

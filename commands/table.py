@@ -9,7 +9,14 @@ from commands.registry import Group, Registry
 
 # Commands that delete or end something: suggested for a mistyped word only when they are
 # clearly what was typed (`/task delet`), never for a word that merely resembles them.
-DESTRUCTIVE = ("task.delete", "milestone.done", "standup.off", "digest.off", "retro.close")
+DESTRUCTIVE = (
+    "task.delete",
+    "milestone.done",
+    "standup.off",
+    "digest.off",
+    "retro.close",
+    "retro.delete",
+)
 
 
 def _always(name: str) -> Callable[[list[str]], str | None]:

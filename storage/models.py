@@ -292,6 +292,12 @@ class Retro(SQLModel, table=True):
     status: str = Field(default="open", max_length=8)
     anonymous: bool = False
     facilitator_id: int = Field(foreign_key="member.id")
+    # While open: reflect (notes private), vote (revealed: group and vote), discuss.
+    phase: str = Field(
+        default="reflect", max_length=8, sa_column_kwargs={"server_default": "reflect"}
+    )
+    # Which kinds of note people write (commands/retro.py TEMPLATES).
+    template: str = Field(default="ww", max_length=8, sa_column_kwargs={"server_default": "ww"})
     created_at: datetime = _created()
     closed_at: datetime | None = _when()
 
@@ -308,6 +314,12 @@ class RetroNote(SQLModel, table=True):
     author_id: int | None = Field(default=None, foreign_key="member.id")
     owner_id: int | None = Field(default=None, foreign_key="member.id")
     task_id: int | None = Field(default=None, foreign_key="task.id")
+    # An action's due date, given to its task at close.
+    due: date | None = None
+    # A note grouped under another: the number of the group's first note; that note
+    # carries the group's title.
+    grouped_into: int | None = None
+    group_title: str | None = Field(default=None, max_length=200)
     created_at: datetime = _created()
 
 

@@ -934,6 +934,62 @@ def add_retro_vote(session: Session, *, note_id: int, voter_id: int, at: datetim
     return True
 
 
+def delete_note(session: Session, *, note: RetroNote) -> None:
+    """A note and the votes on it; notes grouped under it stand alone again."""
+    session.execute(delete(RetroVote).where(col(RetroVote.note_id) == note.id))
+    session.execute(
+        update(RetroNote)
+        .where(col(RetroNote.retro_id) == note.retro_id, col(RetroNote.grouped_into) == note.number)
+        .values(grouped_into=None)
+    )
+    session.delete(note)
+    session.flush()
+
+
+def move_votes(session: Session, *, from_id: int, to_id: int) -> None:
+    """The votes on one note become votes on another (grouping); a voter who voted for
+    both keeps one vote, and the other is theirs to give again."""
+    both = select(RetroVote.voter_id).where(col(RetroVote.note_id) == to_id)
+    session.execute(
+        delete(RetroVote).where(
+            col(RetroVote.note_id) == from_id, col(RetroVote.voter_id).in_(both)
+        )
+    )
+    session.execute(
+        update(RetroVote).where(col(RetroVote.note_id) == from_id).values(note_id=to_id)
+    )
+
+
+def remove_retro_vote(session: Session, *, note_id: int, member_id: int) -> bool:
+    """Take back the member's (or the same person's) vote for a note; False if none."""
+    found = session.execute(
+        delete(RetroVote).where(
+            col(RetroVote.note_id) == note_id,
+            col(RetroVote.voter_id).in_(_same_person(member_id)),
+        )
+    )
+    return bool(getattr(found, "rowcount", 0))
+
+
+def last_closed_retro(session: Session, *, project_id: int) -> Retro | None:
+    return session.exec(
+        select(Retro)
+        .where(Retro.project_id == project_id, Retro.status == "closed")
+        .order_by(col(Retro.closed_at).desc(), col(Retro.id).desc())
+    ).first()
+
+
+def retro_action_tasks(session: Session, *, retro_id: int) -> list[tuple[RetroNote, Task]]:
+    """The action notes of a retro that became tasks (still there), with their tasks."""
+    rows = session.exec(
+        select(RetroNote, Task)
+        .join(Task, col(Task.id) == RetroNote.task_id)
+        .where(RetroNote.retro_id == retro_id, col(Task.deleted_at).is_(None))
+        .order_by(col(RetroNote.number))
+    ).all()
+    return [(note, task) for note, task in rows]
+
+
 def same_person(session: Session, *, member_id: int, other_id: int) -> bool:
     """Whether two members are one person (the same member, or linked)."""
     found = session.exec(

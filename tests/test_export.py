@@ -31,6 +31,7 @@ SCRIPT = [
     ("mei", "/retro start 第一次回顾"),
     ("li", "/retro add well 沟通顺畅"),
     ("ana", "/retro add action 每周同步接口 @li"),
+    ("mei", "/retro reveal"),
     ("li", "/retro vote 1"),
     ("mei", "/retro close"),
     ("mei", "/retro start 匿名回顾 anon"),
@@ -141,9 +142,10 @@ JSON = {
 
 @pytest.fixture
 def project(chat: Chat, clock: Clock) -> Chat:
-    """The fixture project #发布, seven minutes between commands from Monday 09:07 UTC."""
+    """The fixture project #发布, seven minutes between commands from Monday 09:07 UTC (the
+    retro's reveal and the first vote in the same minute)."""
     for who, text in SCRIPT:
-        clock.advance(minutes=7)
+        clock.advance(minutes=0 if text == "/retro reveal" else 7)
         chat.say(who, text, channel=CHANNEL)
     clock.advance(hours=3)
     chat.say("ana", "/task done T-1", channel=CHANNEL)

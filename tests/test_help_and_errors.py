@@ -60,7 +60,7 @@ def test_queries_that_find_nothing_answer_kindly(chat: Chat) -> None:
         ),
         "/retro list": (
             "No retro is open in this project.",
-            "Anyone can start one: /retro start [title] [anon]",
+            "Anyone can start one: /retro start [title] [template:ww|ssc|4l|msg] [anon]",
         ),
     }
     expected["/standup"] = expected["/standup status"]
@@ -169,7 +169,8 @@ def test_help_fits_a_screen_grouped_by_what_people_do(chat: Chat) -> None:
         "due, edit, comment, delete, restore; /milestone add, list, show, done",
         "Roles (RACI): /raci show, set, matrix, check",
         "Meetings: /standup answer, config, off, status, away, task; "
-        "/retro start, add, list, vote, close",
+        "/retro start, add, action, assign, list, reveal, group, vote, unvote, discuss, edit,"
+        " delete, close",
         "Numbers: /kpi report, target; /digest show, weekly, daily, off, now, nudges",
         "Setup: /teambot help, lang, tz, admin, link, export",
     ]

@@ -40,7 +40,10 @@ pytestmark = pytest.mark.anyio
 
 NO_TASK = "There is no task T-1 in this project."
 NO_REPORT = "That standup answer has no blocker in this project (any more). Nothing was changed."
-NO_RETRO = "There is no open retro in this project. Start one: /retro start [title] [anon]"
+NO_RETRO = (
+    "There is no open retro in this project. Start one: /retro start [title]"
+    " [template:ww|ssc|4l|msg] [anon]"
+)
 SECRET_TITLE = "Secret plan of the other tenant"
 
 

@@ -3,7 +3,9 @@ Feishu callbacks into the ASGI app; the exact payloads sent to the fake platform
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -14,10 +16,11 @@ from storage.db import Database
 from storage.models import Member, RaciAssignment, RetroNote, Task
 from tests import feishu_support, slack_support
 from tests.conftest import Clock
-from tests.fake_feishu import FakeFeishu
+from tests.fake_feishu import EPHEMERAL, FakeFeishu
 from tests.fake_slack import FakeSlack
-from tests.feishu_support import FeishuHarness, feishu_settings, md, message_event
-from tests.slack_support import Harness, fixture_json, section, settings_for
+from tests.feishu_support import FeishuHarness, card_event, feishu_settings, message_event
+from tests.slack_support import Harness, button, fixture_json, section, settings_for
+from tests.test_slack import click
 
 pytestmark = pytest.mark.anyio
 
@@ -60,74 +63,112 @@ async def retro(slack: Harness, text: str, user: str) -> dict[str, Any]:
     return body
 
 
-async def test_slack_retro_ends_with_tasks_and_a_posted_summary(
+async def test_slack_notes_go_by_modal_and_stay_private_until_reveal(
     slack: Harness, db: Database
 ) -> None:
-    """Slash commands run the retro; closing by mention posts the summary and DMs the owner."""
-    started = await retro(slack, "start Sprint 12", "W111")
-    assert (started["response_type"], started["text"]) == (
-        "in_channel",
-        "@mei started the retro “Sprint 12” — Add notes: /retro add well|improve|idea|action"
-        " &lt;text&gt; (an action may name its @owner) — Vote for what matters most:"
-        " /retro vote &lt;n&gt;, 3 votes each · see the notes: /retro list · finish: /retro close",
+    """A note button opens a modal; its submission adds the note as the presser, answered to
+    them alone; a slash `add` is ephemeral too; nothing with a note's text reaches the
+    channel before `/retro reveal`, which shows them all."""
+    started = await retro(slack, "start Sprint 12 template:ssc", "W111")
+    assert started["response_type"] == "in_channel"
+    stop = {"command": "retro add stop", "title": "➕ Stop",
+            "label": "Stop: your note (only you see it until the reveal)"}  # fmt: skip
+    assert started["blocks"][-1] == {
+        "type": "actions",
+        "elements": [
+            button("➕ Start", "tb:ask:retro_add_start", json.dumps(
+                {**stop, "command": "retro add start", "title": "➕ Start",
+                 "label": "Start: your note (only you see it until the reveal)"})),
+            button("➕ Stop", "tb:ask:retro_add_stop", json.dumps(stop)),
+            button("➕ Continue", "tb:ask:retro_add_continue", json.dumps(
+                {**stop, "command": "retro add continue", "title": "➕ Continue",
+                 "label": "Continue: your note (only you see it until the reveal)"})),
+        ],
+    }  # fmt: skip
+    hook = f"{slack.fake.url}/response/note"
+    await slack.interact(click(json.dumps(stop), action_id="tb:ask:retro_add_stop",
+                               action_ts="5.1", user="W222", response_url=hook))  # fmt: skip
+    [opened] = slack.fake.called("views.open")
+    assert opened["view"]["title"] == {"type": "plain_text", "text": "➕ Stop"}
+    submission = fixture_json("slack_view_submission.json")
+    submission["user"]["id"] = "W222"
+    submission["view"].update({
+        "callback_id": "tb:ask", "private_metadata": opened["view"]["private_metadata"],
+        "state": {"values": {"answer": {"answer": {"type": "plain_text_input",
+                                                   "value": "the flaky tests"}}}},
+    })  # fmt: skip
+    assert (await slack.interact(submission)).status_code == 200
+    assert slack.fake.responses == [("note", {
+        "response_type": "ephemeral", "replace_original": False,
+        "text": "Added your note #1 (stop): the flaky tests — Only you see it until the"
+                " facilitator runs /retro reveal. Change it: /retro edit 1 &lt;text&gt; ·"
+                " remove it: /retro delete 1",
+        "blocks": [section("*Added your note #1 (stop): the flaky tests*"),
+                   section("Only you see it until the facilitator runs /retro reveal. Change"
+                           " it: /retro edit 1 &lt;text&gt; · remove it: /retro delete 1")],
+    })]  # fmt: skip
+    added = await retro(slack, "add continue weekly demos", "W333")
+    assert (added["response_type"], added["text"].split(" — ")[0]) == (
+        "ephemeral", "Added your note #2 (continue): weekly demos",
+    )  # fmt: skip
+    listed = await retro(slack, "list", "W111")
+    assert "flaky" not in json.dumps(listed) and "demos" not in json.dumps(listed)
+    assert not slack.fake.called("chat.postMessage")
+    assert not slack.fake.called("chat.update")
+    with Session(db.engine) as session:
+        rows = session.exec(select(RetroNote.number, Member.platform_user_id)
+                            .join(Member, col(Member.id) == RetroNote.author_id)).all()  # fmt: skip
+    assert sorted(rows) == [(1, "W222"), (2, "W333")]
+    revealed = await retro(slack, "reveal", "W111")
+    assert revealed["response_type"] == "in_channel"
+    assert revealed["blocks"][1] == section(
+        "🛑 Stop (1)\n#1 the flaky tests · 0 votes · by *li*\n"
+        "🔁 Continue (1)\n#2 weekly demos · 0 votes · by *zoe*"
     )
-    added = await retro(slack, "add action Fix the flaky tests <@W222|li>", "W333")
-    assert added == {
-        "response_type": "in_channel",
-        "text": "@zoe added #1 (action): Fix the flaky tests · owner @li",
-        "blocks": [section("**zoe* added #1 (action): Fix the flaky tests · owner *li**")],
-    }
+
+
+async def test_slack_actions_with_due_dates_become_tasks_and_come_back(
+    slack: Harness, db: Database
+) -> None:
+    """Actions with owners and due dates become tasks at close (by mention: posted to the
+    channel, the owner told by DM); the next retro opens with them and their status."""
+    await retro(slack, "start Sprint 12", "W111")
     await retro(slack, "add improve flaky tests", "W222")
-    await retro(slack, "add action Write a runbook", "W111")
-    voted = await retro(slack, "vote 1", "W222")
-    assert voted == {
-        "response_type": "ephemeral",
-        "text": "You voted for #1: Fix the flaky tests. Votes left: 2 of 3.",
-        "blocks": [section("*You voted for #1: Fix the flaky tests. Votes left: 2 of 3.*")],
-    }
-    await retro(slack, "vote 1", "W333")
-    await retro(slack, "vote 2", "W111")
+    action = await retro(slack, "action Fix the flaky tests <@W222|li> due:2026-11-27", "W333")
+    assert action["text"] == (
+        "@zoe added action #2: Fix the flaky tests · owner @li · due 2026-11-27 (Fri)"
+    )
+    await retro(slack, "reveal", "W111")
+    await retro(slack, "vote 1", "W222")
     event = fixture_json("slack_app_mention.json")
     event["event"].update({"text": "<@UBOT> retro close", "user": "W111"})
     event["event_id"] = "EvClose"
     assert (await slack.event(event)).status_code == 200
-
     posts = slack.fake.called("chat.postMessage")
     [summary] = [p for p in posts if p["channel"] == "C111"]
-    assert summary == {
-        "channel": "C111",
-        "text": "@mei closed the retro “Sprint 12”: 3 notes, 3 votes — 🔧 To improve (1)"
-        " — #2 flaky tests · 1 vote · by @li",
-        "blocks": [
-            section("**mei* closed the retro “Sprint 12”: 3 notes, 3 votes*"),
-            section(
-                "🔧 To improve (1)\n"
-                "#2 flaky tests · 1 vote · by *li*\n"
-                "✅ Actions (2)\n"
-                "#1 Fix the flaky tests · 2 votes · owner *li* · by *zoe* → T-1\n"
-                "#3 Write a runbook · 0 votes · by *mei* → T-2\n"
-                "Action items are now tasks, with *mei* accountable: T-1, T-2"
-            ),
-        ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
+    assert summary["blocks"] == [
+        section("**mei* closed the retro “Sprint 12”: 1 note, 1 vote, most votes first*"),
+        section(
+            "#1 🔧 flaky tests · 1 vote · by *li*\n"
+            "✅ Actions (1)\n"
+            "#2 Fix the flaky tests · owner *li* · due 2026-11-27 (Fri) · by *zoe* → T-1\n"
+            "Actions are now tasks, with *mei* accountable: T-1. The next retro starts with them."
+        ),
+    ]
     [dm] = [p for p in posts if p["channel"] == "W222"]
-    assert dm == {
-        "channel": "W222",
-        "text": "@mei put you on T-1: Fix the flaky tests — You are Responsible (R) for this task.",
-        "blocks": [
-            section("*<@W111> put you on T-1: Fix the flaky tests*"),
-            section("You are Responsible (R) for this task."),
-        ],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
-    assert len(posts) == 2  # the summary and the one DM, nothing else
+    assert dm["text"] == (
+        "@mei put you on T-1: Fix the flaky tests — You are Responsible (R) for this task."
+    )
     assert raci_rows(db) == [
         (1, "Fix the flaky tests", "A", "W111"),
         (1, "Fix the flaky tests", "R", "W222"),
-        (2, "Write a runbook", "A", "W111"),
+    ]
+    with Session(db.engine) as session:
+        assert session.exec(select(Task.due)).one() == date(2026, 11, 27)
+    nxt = await retro(slack, "start Sprint 13", "W111")
+    assert nxt["blocks"][1]["text"]["text"].split("\n")[2:] == [
+        "Actions from the last retro “Sprint 12”:",
+        "T-1 Fix the flaky tests · *li* · due 2026-11-27 (Fri) · open",
     ]
 
 
@@ -160,96 +201,81 @@ async def say(
     assert (response.status_code, response.json()) == (200, {"msg": "success"})
 
 
-def summary_card(title: str, lines: list[str]) -> dict[str, Any]:
-    return {
-        "schema": "2.0",
-        "config": {"update_multi": True, "summary": {"content": title}},
-        "header": {"title": {"tag": "plain_text", "content": title}, "template": "green"},
-        "body": {"elements": [md(line) for line in lines]},
-    }
-
-
-async def test_feishu_retro_ends_with_tasks_and_a_posted_summary(
+async def test_feishu_anonymous_retro_never_shows_a_note_before_reveal(
     feishu: FeishuHarness, db: Database
 ) -> None:
-    """Group messages run the retro; the close summary card goes to the group, a DM to the owner."""
-    await say(feishu, "retro start Sprint 12", "ou_mei")
-    await say(feishu, "retro add well 评审很及时", "ou_li")
-    await say(feishu, "retro add action 修复测试 @_user_2", "ou_zoe", mentions=[("ou_li", "李")])
-    await say(feishu, "retro vote 2", "ou_li")
-    await say(feishu, "retro close", "ou_mei", message_id="om_close")
-
-    sent = feishu.fake.sent()
-    [close] = [m for m in sent if m.get("uuid") == "reply-om_close"]
-    assert close == {
-        "query": {"receive_id_type": "chat_id"},
-        "receive_id": "oc_group1",
-        "msg_type": "interactive",
-        "uuid": "reply-om_close",
-        "content": summary_card(
-            "@美 closed the retro “Sprint 12”: 2 notes, 1 vote",
-            [
-                "👍 Went well (1)",
-                "#1 评审很及时 · 0 votes · by **李**",
-                "✅ Actions (1)",
-                "#2 修复测试 · 1 vote · owner **李** · by **佐伊** → T-1",
-                "Action items are now tasks, with **美** accountable: T-1",
-            ],
-        ),
-    }
-    [dm] = [m for m in sent if m["query"] == {"receive_id_type": "open_id"}]
-    assert len(dm.pop("uuid")) == 40  # the hub's key for this DM (tests/test_feishu_edge.py)
-    assert dm == {
-        "query": {"receive_id_type": "open_id"},
-        "receive_id": "ou_li",
-        "msg_type": "interactive",
-        "content": {
-            "schema": "2.0",
-            "config": {
-                "update_multi": True,
-                "summary": {"content": "@美 put you on T-1: 修复测试"},
-            },
-            "header": {
-                "title": {"tag": "plain_text", "content": "@美 put you on T-1: 修复测试"},
-                "template": "blue",
-            },
-            "body": {"elements": [md("You are Responsible (R) for this task.")]},
-        },
-    }
-    assert raci_rows(db) == [(1, "修复测试", "A", "ou_mei"), (1, "修复测试", "R", "ou_li")]
-
-
-async def test_feishu_anonymous_retro_keeps_no_author(feishu: FeishuHarness, db: Database) -> None:
-    """Anonymous notes: no author in the database, confirmed only to the author, never shown."""
+    """An anonymous retro on Feishu: the start card carries a form per kind; a submitted
+    form adds the note without an author (only a toast answers it); a typed note is
+    acknowledged by an ephemeral card to its author; the group sees no note until the
+    reveal; no note has an author in the database."""
     await say(feishu, "retro start Sprint 12 anon", "ou_mei")
-    await say(feishu, "retro add action Fix CI @_user_2", "ou_li", mentions=[("ou_mei", "美")])
-    await say(feishu, "retro add improve slow builds", "ou_zoe")
-    group_before_close = [m["content"]["header"]["title"]["content"] for m in feishu.fake.sent()]
-    assert group_before_close == ["@美 started the retro “Sprint 12”"]
-    ephemeral = feishu.fake.sent("/open-apis/ephemeral/v1/send")
-    assert [(e["chat_id"], e["open_id"]) for e in ephemeral] == [
-        ("oc_group1", "ou_li"),
-        ("oc_group1", "ou_zoe"),
-    ]
-    assert ephemeral[1]["card"]["header"]["title"]["content"] == (
-        "Added #2 (to improve) anonymously: slow builds. Nobody can see that you wrote it."
+    [started] = feishu.fake.sent()
+    forms = [e for e in started["content"]["body"]["elements"] if e["tag"] == "form"]
+    assert [f["name"] for f in forms] == ["form_retro_add_well", "form_retro_add_improve"]
+    submit = forms[1]["elements"][1]
+    assert submit["behaviors"] == [{"type": "callback", "value": {"command": "retro add improve"}}]
+    pressed = await feishu.callback(
+        card_event("retro add improve", operator="ou_li", answer="slow builds")
     )
-    await say(feishu, "retro close", "ou_mei", message_id="om_close")
-
+    assert pressed.json() == {
+        "toast": {
+            "type": "info",
+            "content": "Added your note #1 (to improve) anonymously: slow builds",
+        }
+    }
+    await say(feishu, "retro add well fast reviews", "ou_zoe")
+    ephemeral = feishu.fake.sent(EPHEMERAL)
+    assert [(e["chat_id"], e["open_id"]) for e in ephemeral] == [("oc_group1", "ou_zoe")]
+    assert ephemeral[0]["card"]["header"]["title"]["content"] == (
+        "Added your note #2 (went well) anonymously: fast reviews"
+    )
+    await say(feishu, "retro list", "ou_mei")
+    group = json.dumps(feishu.fake.sent(), ensure_ascii=False)
+    assert "slow builds" not in group and "fast reviews" not in group
     with Session(db.engine) as session:
         authors = session.execute(text("SELECT author_id FROM retro_note ORDER BY number")).all()
-        owners = session.exec(select(RetroNote.owner_id).order_by(col(RetroNote.number))).all()
     assert [a for (a,) in authors] == [None, None]
-    assert owners[0] is not None and owners[1] is None
-    [close] = [m for m in feishu.fake.sent() if m.get("uuid") == "reply-om_close"]
-    assert close["content"] == summary_card(
-        "@美 closed the retro “Sprint 12”: 2 notes, 0 votes",
-        [
-            "🔧 To improve (1)",
-            "#2 slow builds · 0 votes",
-            "✅ Actions (1)",
-            "#1 Fix CI · 0 votes · owner **美** → T-1",
-            "Action items are now tasks, with **美** accountable: T-1",
-        ],
+    await say(feishu, "retro reveal", "ou_mei", message_id="om_reveal")
+    [revealed] = [m for m in feishu.fake.sent() if m.get("uuid") == "reply-om_reveal"]
+    assert [e.get("content") for e in revealed["content"]["body"]["elements"]][:4] == [
+        "👍 Went well (1)", "#2 fast reviews · 0 votes",
+        "🔧 To improve (1)", "#1 slow builds · 0 votes",
+    ]  # fmt: skip
+
+
+async def test_feishu_actions_become_tasks_and_the_next_retro_shows_them(
+    feishu: FeishuHarness, db: Database
+) -> None:
+    """Group messages run the retro; an action with a due date becomes a task with it; an
+    ownerless action stops the close until it has an owner; the next retro lists them."""
+    await say(feishu, "retro start Sprint 12", "ou_mei")
+    await say(feishu, "retro action 修复测试 @_user_2 due:2026-11-27", "ou_zoe",
+              mentions=[("ou_li", "李")])  # fmt: skip
+    await say(feishu, "retro action 写运行手册", "ou_zoe")
+    await say(feishu, "retro close", "ou_mei", message_id="om_refused")
+    [refused] = feishu.fake.sent(EPHEMERAL)
+    assert refused["card"]["header"]["title"]["content"].startswith(
+        "The retro cannot close yet: an action has no owner"
     )
-    assert raci_rows(db) == [(1, "Fix CI", "A", "ou_mei"), (1, "Fix CI", "R", "ou_mei")]
+    await say(feishu, "retro assign 2 @_user_2", "ou_mei", mentions=[("ou_mei", "美")])
+    await say(feishu, "retro close", "ou_mei", message_id="om_close")
+    [close] = [m for m in feishu.fake.sent() if m.get("uuid") == "reply-om_close"]
+    assert [e["content"] for e in close["content"]["body"]["elements"]] == [
+        "✅ Actions (2)",
+        "#1 修复测试 · owner **李** · due 2026-11-27 (Fri) · by **佐伊** → T-1",
+        "#2 写运行手册 · owner **美** · by **佐伊** → T-2",
+        "Actions are now tasks, with **美** accountable: T-1, T-2. The next retro starts with them.",
+    ]
+    assert raci_rows(db) == [
+        (1, "修复测试", "A", "ou_mei"), (1, "修复测试", "R", "ou_li"),
+        (2, "写运行手册", "A", "ou_mei"), (2, "写运行手册", "R", "ou_mei"),
+    ]  # fmt: skip
+    await say(feishu, "task done T-2", "ou_mei")
+    await say(feishu, "retro start Sprint 13", "ou_mei", message_id="om_next")
+    [nxt] = [m for m in feishu.fake.sent() if m.get("uuid") == "reply-om_next"]
+    contents = [e.get("content") for e in nxt["content"]["body"]["elements"]]
+    assert contents[2:5] == [
+        "Actions from the last retro “Sprint 12”:",
+        "T-1 修复测试 · **李** · due 2026-11-27 (Fri) · open",
+        "T-2 写运行手册 · **美** · ✅ done",
+    ]
