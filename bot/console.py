@@ -3,7 +3,8 @@
 You are a member of a channel in a local workspace and type the same
 commands as in Slack or Feishu. `@name` mentions anyone (people are known by
 their names here; a mention names a person, it does not rename them). Console
-commands start with a colon: `:user NAME`, `:channel NAME`, `:who`, `:help`,
+commands start with a colon: `:user NAME`, `:channel NAME`, `:dm` (your one-to-one
+conversation with the bot, where a DM standup's questions are answered), `:who`, `:help`,
 `:quit`.
 
 A console shows what is for its own channels: the clock of an interactive
@@ -126,6 +127,10 @@ def render(reply: Reply, *, style: Style | None = None) -> str:
         out.append(style.dim(f"  ✉ to @{who}: {text}"))
     for mirror in reply.mirrors:
         out.append(style.dim(f"  ↪ also in {_safe(mirror.platform)} #{_safe(mirror.channel_id)}"))
+    for post in reply.posts:
+        where = f"#{post.channel_id}" if post.channel_id else f"✉ to @{post.user_id}"
+        text = " — ".join(plain(r) for r in (post.reply.title, *post.reply.lines))
+        out.append(style.dim(f"  ↪ posted in {_safe(where)}: {text}"))
     return "\n".join(out)
 
 
@@ -170,6 +175,7 @@ class Console:
         self.chart_dir = chart_dir or Path(tempfile.gettempdir()) / "teambot-charts"
         self.failures = 0
         self.channels = {channel}  # every channel this console has been in
+        self.direct = False  # in the person's DM with the bot (`:dm`), not in #channel
 
     def scope(self, session: Session) -> Scope:
         """The schedules this console's clock runs: those of the channels it has been in."""
@@ -187,13 +193,19 @@ class Console:
             projects=frozenset(p for _, p in rows),
         )
 
+    @property
+    def where(self) -> str:
+        return f"✉ dm-{self.user.lower()}" if self.direct else f"#{self.channel}"
+
     def inbound(self, text: str) -> Inbound:
+        channel = f"dm-{self.user.lower()}" if self.direct else self.channel
         return Inbound(
             platform=PLATFORM,
             workspace_id=WORKSPACE,
             workspace_name="local",
-            channel_id=self.channel,
-            channel_name=self.channel,
+            channel_id=channel,
+            channel_name=channel,
+            direct=self.direct,
             user_id=self.user.lower(),
             user_name=self.user,
             text=text,
@@ -220,7 +232,7 @@ class Console:
         """What the clock posts into one of this console's channels, or to one person."""
         if post.channel_id and post.channel_id not in self.channels:
             return
-        where = f"#{post.channel_id}" if post.channel_id else f"@{post.user_id} (direct)"
+        where = f"#{post.channel_id}" if post.channel_id else f"✉ to @{post.user_id}"
         print(self.style.dim(f"\n⏰ teambot → {where}"), file=self.out)
         self.show(post.reply)
 
@@ -244,6 +256,9 @@ class Console:
         elif word == "channel":
             self.channel = arg
             self.channels.add(arg)
+            self.direct = False
+        elif word == "dm":
+            self.direct = True
         elif word in ("help", "h", "?"):
             print(_CONSOLE_HELP, file=self.out)
             return True
@@ -254,7 +269,7 @@ class Console:
                 file=self.out,
             )
             return True
-        print(self.style.dim(f"you are @{self.user} in #{self.channel}"), file=self.out)
+        print(self.style.dim(f"you are @{self.user} in {self.where}"), file=self.out)
         return True
 
     def run(self, lines: Iterable[str], *, echo: bool) -> None:
@@ -263,7 +278,7 @@ class Console:
             if not line or line.startswith("#"):
                 continue
             if echo:
-                print(self.style.bold(f"\n@{self.user} in #{self.channel} › {line}"), file=self.out)
+                print(self.style.bold(f"\n@{self.user} in {self.where} › {line}"), file=self.out)
             if line.startswith(":"):
                 if not self.meta(line):
                     return
@@ -276,7 +291,7 @@ class Console:
         print(self.style.dim(_BANNER.format(user=self.user, channel=self.channel)), file=self.out)
         while True:
             try:
-                line = input(f"@{self.user} #{self.channel}> ")
+                line = input(f"@{self.user} {self.where}> ")
             except (EOFError, KeyboardInterrupt):
                 print(file=self.out)
                 return
@@ -295,6 +310,8 @@ _BANNER = (
 _CONSOLE_HELP = """console commands:
   :user NAME      speak as another person (e.g. :user ana)
   :channel NAME   move to another channel (each channel is its own project)
+  :dm             move to your one-to-one chat with the bot (DM standups are answered
+                  there; :channel NAME goes back)
   :who            who and where you are
   :quit           leave (Ctrl-D works too)"""
 

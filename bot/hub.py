@@ -125,6 +125,24 @@ class Hub:
                     what=f"{mirror.platform} mirror",
                 )
 
+        for post in reply.posts:
+            adapter = self.adapters.get(post.platform)
+            if adapter is None:
+                continue
+            target = post.channel_id or post.user_id
+            key = delivery_key(origin, "post", target) if origin else None
+            send = (
+                partial(adapter.send, channel=post.channel_id, reply=post.reply, kind="post",
+                        dedupe_key=key)
+                if post.channel_id
+                else partial(adapter.notify, user_id=post.user_id, reply=post.reply,
+                             dedupe_key=key)
+            )  # fmt: skip
+            background.spawn(
+                self._persist(send, what=f"post failed: {post.target}"),
+                what=f"{post.platform} post",
+            )
+
     async def _persist(self, attempt: Callable[[], Awaitable[None]], *, what: str) -> None:
         """Run `attempt` until it succeeds, a failure is definite, or the waits are used up;
         a message given up is logged once."""

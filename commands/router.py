@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
+from commands import standup_dm
 from commands.context import Ctx
 from commands.errors import STATE_ERRORS, CommandError, Confirm
 from commands.i18n import DEFAULT_LOCALE, LOCALES, Catalog, strip_markers
@@ -259,7 +260,16 @@ class Router:
             ctx = self._context(session, inbound)
             if _trace is not None:
                 _trace.locale = ctx.locale
+            asked = standup_dm.pending(ctx) if inbound.direct else None
+            if asked is not None and self.registry.group_of(words[0]) is None:
+                if _trace is not None:
+                    _trace.command = "standup.dm"
+                return standup_dm.answer(ctx, asked, normalize(inbound.text))
             spec, rest = self.resolve(words)
+            if asked is not None and spec.id == "standup.answer":
+                if _trace is not None:
+                    _trace.command = spec.id
+                return standup_dm.in_asking_channel(ctx, asked, Args(rest))
             if _trace is not None:
                 _trace.command = spec.id
             try:

@@ -11,6 +11,7 @@ from commands.schedule import ScheduleKind
 
 KINDS: tuple[ScheduleKind, ...] = (
     standup_posts.PROMPT,
+    standup_posts.DM_PROMPT,
     standup_posts.REMINDER,
     standup_posts.SUMMARY,
     digest.KIND,

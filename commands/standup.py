@@ -43,7 +43,7 @@ from commands.types import Button, Field, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage import standup as store
 from storage.enums import Role
-from storage.models import ChannelBinding, StandupAway, StandupConfig, StandupReport
+from storage.models import ChannelBinding, StandupAway, StandupConfig, StandupDm, StandupReport
 
 TEAM_DAYS = 30
 ONE_DAY = timedelta(days=1)
@@ -65,7 +65,14 @@ _OPTIONS = {
     "calendar": "calendar",
     "cal": "calendar",
     "日历": "calendar",
+    "mode": "mode",
+    "模式": "mode",
+    "post": "post",
+    "发布": "post",
 }
+_MODES = {"channel": "channel", "频道": "channel", "群": "channel", "dm": "dm", "私信": "dm"}
+_POSTS = {"each": "each", "每人": "each", "summary": "summary", "汇总": "summary"}
+SNOOZE = timedelta(minutes=30)
 _PARTS = {
     "y": "yesterday",
     "yesterday": "yesterday",
@@ -218,6 +225,12 @@ def configure(ctx: Ctx, args: Args) -> Reply:
                 "bad_calendar_region", value=bad.value, country=bad.country, regions=bad.regions
             ) from None
         raise CommandError("bad_calendar", value=bad.value, examples=EXAMPLES) from None
+    mode = _MODES.get(options["mode"].lower()) if "mode" in options else None
+    if "mode" in options and mode is None:
+        raise CommandError("bad_standup_mode", value=options["mode"])
+    post = _POSTS.get(options["post"].lower()) if "post" in options else None
+    if "post" in options and post is None:
+        raise CommandError("bad_standup_post", value=options["post"])
     if config is None:
         start = at or time(9, 30)
         config = StandupConfig(
@@ -227,6 +240,8 @@ def configure(ctx: Ctx, args: Args) -> Reply:
             timezone=zone or ctx.project.timezone,
             days=days or "mon-fri",
             calendar=calendar or "none",
+            mode=mode or "channel",
+            post=post or "each",
             created_at=ctx.now,
         )
     else:
@@ -238,6 +253,8 @@ def configure(ctx: Ctx, args: Args) -> Reply:
         config.timezone = zone or config.timezone
         config.days = days or config.days
         config.calendar = calendar or config.calendar
+        config.mode = mode or config.mode
+        config.post = post or config.post
     if config.cutoff <= config.at:
         raise CommandError(
             "cutoff_before_start",
@@ -276,6 +293,10 @@ def _config_fields(ctx: Ctx, config: StandupConfig, upcoming: date | None) -> tu
         Field(
             ctx.t("standup.label_days"),
             ctx.t("standup.days", days=config.days, calendar=config.calendar),
+        ),
+        Field(
+            ctx.t("standup.label_mode"),
+            ctx.t("standup.mode", mode=config.mode, post=config.post),
         ),
         Field(ctx.t("standup.label_next"), ctx.t("standup.next", day=upcoming)),
     )
@@ -429,6 +450,38 @@ def blocker_task(ctx: Ctx, args: Args) -> Reply:
     return created_reply(ctx, task, responsible=[report.member_id])
 
 
+# -- snooze and skip (DM mode's "later" and "skip") ---------------------------------------
+
+
+def snooze(asked: StandupDm, *, now: datetime) -> datetime | None:
+    """ "Later": the pending question is asked again in `SNOOZE`, if that is before the
+    cutoff; None when it would not be (the question stays pending, unanswered)."""
+    again = now + SNOOZE
+    if again >= asked.until:
+        return None
+    asked.snoozed_until = again
+    asked.snoozes += 1
+    asked.updated_at = now
+    return again
+
+
+def skip_today(session: Session, *, asked: StandupDm, project_id: int, now: datetime) -> None:
+    """ "Skip today": the day counts as away for the member (not missing), and nothing more
+    is asked."""
+    session.add(
+        StandupAway(
+            project_id=project_id,
+            member_id=asked.member_id,
+            start=asked.day,
+            end=asked.day,
+            created_at=now,
+        )
+    )
+    asked.finished_at = now
+    asked.updated_at = now
+    session.add(asked)
+
+
 # -- who answered -----------------------------------------------------------------------
 
 
@@ -513,10 +566,11 @@ SPECS = [
         handler=configure,
         usage=(
             "/standup config time:<hh:mm> tz:<zone> days:<mon-fri> cutoff:<hh:mm>"
-            " calendar:<country>|none"
+            " calendar:<country>|none mode:channel|dm post:each|summary"
         ),
         examples=(
             "/standup config time:09:30 tz:Asia/Shanghai days:mon-fri cutoff:10:30 calendar:cn",
+            "/standup config mode:dm post:summary",
             "/standup config tz:Europe/Berlin calendar:de",
             "/standup config time:10:00",
         ),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from commands import standup_dm
 from commands.calendar import is_workday, parse_days
 from commands.common import mentions_of
 from commands.i18n import Catalog
@@ -32,12 +33,13 @@ from commands.schedule import (
     end_of_day,
     local,
 )
-from commands.standup import BLOCKER_BUTTONS, answer_button, has_blocker, roll_call
+from commands.standup import BLOCKER_BUTTONS, answer_button, has_blocker, roll_call, team_on
 from commands.types import Button, Mention, Post, Reply, Rich, Tone, Visibility
 from storage import standup as store
 from storage.enums import Role
-from storage.models import ChannelBinding, Project, StandupConfig
+from storage.models import ChannelBinding, Member, Project, StandupConfig
 
+ONE_DAY = timedelta(days=1)
 REMIND_BEFORE = timedelta(minutes=30)
 REMINDER_USEFUL = timedelta(minutes=5)  # see _reminder_until
 
@@ -99,11 +101,21 @@ def _occurrences(
     part: str, session: Session, *, start: datetime, end: datetime, scope: Scope | None
 ) -> list[Occurrence]:
     out = []
-    for config_id, at, cutoff, zone, days, calendar, updated_at, binding in store.enabled_times(
-        session
-    ):
+    for (
+        config_id,
+        at,
+        cutoff,
+        zone,
+        days,
+        calendar,
+        updated_at,
+        binding,
+        mode,
+    ) in store.enabled_times(session):
         if scope is not None and binding not in scope.bindings:
             continue
+        if part == "prompt" and mode == "dm":
+            continue  # asked one to one instead: DM_PROMPT
         tz = ZoneInfo(zone)
         first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
         # A schedule counts from when it was set: nothing is "missed" before that.
@@ -119,7 +131,9 @@ def _occurrences(
 
 def _wakes(part: str, session: Session) -> dict[str, Wake]:
     out = {}
-    for config_id, at, cutoff, zone, *_ in store.enabled_times(session):
+    for config_id, at, cutoff, zone, *_, mode in store.enabled_times(session):
+        if part == "prompt" and mode == "dm":
+            continue
         when = {"prompt": at, "reminder": reminder_time(at, cutoff), "summary": cutoff}[part]
         out[f"standup:{config_id}:{part}"] = Wake(when, zone)
     return out
@@ -176,6 +190,21 @@ def reminder_posts(
     for member_id in roll.missing:
         person = people[member_id]
         if person.platform != place.platform:
+            continue
+        if place.config.mode == "dm":
+            asked = standup_dm.open_for(
+                session, config=place.config, member_id=member_id, day=day,
+                until=local(day, place.config.cutoff, ZoneInfo(place.config.timezone)), now=now,
+            )  # fmt: skip
+            if asked.finished_at is not None:
+                continue  # skipped the day
+            lead = catalog.text(
+                place.locale, "standup.dm_reminder", day=day, cutoff=cutoff,
+                channel=place.binding.name,
+            )  # fmt: skip
+            reply = standup_dm.ask(catalog, place.locale, config=place.config,
+                                   channel=place.binding.name, asked=asked, lead=lead)  # fmt: skip
+            out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
             continue
         reply = Reply(
             title=catalog.text(
@@ -357,6 +386,119 @@ def _kind(part: str, posts: Builds, *, batched: bool = False) -> ScheduleKind:
     )
 
 
+# -- DM mode: each member asked at the standup's time in their own zone --------------------
+
+
+def _dm_occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    """Per member of a DM-mode standup's team (not away), on each work day of the standup:
+    the first question at `at` in the member's own zone (the standup's zone when unknown),
+    while that is before the cutoff; and a question snoozed with "later", again. Keys
+    `standup:<config>:dm:<member>` and `standup:<config>:dm:<member>:later<n>`."""
+    out: list[Occurrence] = []
+    for (
+        config_id,
+        at,
+        cutoff,
+        zone,
+        days,
+        calendar,
+        updated_at,
+        binding,
+        mode,
+    ) in store.enabled_times(session):
+        if mode != "dm" or (scope is not None and binding not in scope.bindings):
+            continue
+        config = session.get(StandupConfig, config_id)
+        assert config is not None
+        tz = ZoneInfo(zone)
+        # A member's 09:30 may fall on the standup's previous or next local day.
+        day = (start - ONE_DAY).astimezone(tz).date()
+        last = (end + ONE_DAY).astimezone(tz).date()
+        while day <= last:
+            if is_workday(day, days=parse_days(days), calendar=calendar):
+                until = local(day, cutoff, tz)
+                team, away = team_on(session, config=config, day=day)
+                zones = store.zones_of(session, member_ids=team)
+                for member_id in team:
+                    if member_id in away:
+                        continue
+                    mine = standup_dm.zone_of_name(zones.get(member_id), zone)
+                    due = local(day, at, mine)
+                    if start < due <= end and due < until and due >= updated_at:
+                        out.append(
+                            Occurrence(
+                                DM_PROMPT_NAME, f"standup:{config_id}:dm:{member_id}",
+                                config_id, day, due, until, part=str(member_id),
+                            )
+                        )  # fmt: skip
+            day += ONE_DAY
+    for asked in store.dm_snoozed(session, start=start, end=end):
+        assert asked.snoozed_until is not None
+        key = f"standup:{asked.config_id}:dm:{asked.member_id}:later{asked.snoozes}"
+        out.append(
+            Occurrence(
+                DM_PROMPT_NAME, key, asked.config_id, asked.day, asked.snoozed_until,
+                asked.until, part=f"{asked.member_id}:later",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _dm_wakes(session: Session) -> dict[str, Wake]:
+    """One wake per zone the members of a DM-mode standup's workspace live in (and the
+    standup's own): `standup:<config>:dm@<zone>`. Snoozed questions are asked by the
+    clock's regular rounds."""
+    out = {}
+    for config_id, at, _cutoff, zone, *_rest, binding, mode in store.enabled_times(session):
+        if mode != "dm":
+            continue
+        for name in {zone} | store.workspace_zones(session, binding_id=binding):
+            try:
+                ZoneInfo(name)
+            except (ValueError, KeyError):
+                continue
+            out[f"standup:{config_id}:dm@{name}"] = Wake(at, name)
+    return out
+
+
+def _dm_prompts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    out: list[list[Post]] = []
+    for d in due:
+        place = place_of(
+            session, config_id=d.occurrence.ref, default_locale=building.default_locale
+        )
+        member_id_text, _, again = d.occurrence.part.partition(":")
+        member = session.get(Member, int(member_id_text))
+        if place is None or place.config.mode != "dm" or member is None:
+            out.append([])
+            continue
+        asked = standup_dm.open_for(
+            session, config=place.config, member_id=int(member_id_text), day=d.occurrence.day,
+            until=d.occurrence.until, now=building.now,
+        )  # fmt: skip
+        if asked.finished_at is not None or (not again and asked.step > 0):
+            out.append([])  # done, skipped, or already answering (a reminder asked first)
+            continue
+        catalog, loc, channel = building.catalog, place.locale, place.binding.name
+        if again:
+            asked.snoozed_until = None
+            session.add(asked)
+            lead = catalog.text(loc, "standup.dm_again")
+        else:
+            lead = standup_dm.intro(catalog, loc, config=place.config, channel=channel,
+                                    day=d.occurrence.day)  # fmt: skip
+        reply = standup_dm.ask(catalog, loc, config=place.config, channel=channel, asked=asked,
+                               lead=lead)  # fmt: skip
+        out.append([Post(platform=place.platform, reply=reply, user_id=member.platform_user_id)])
+    return out
+
+
+DM_PROMPT_NAME = "standup_dm"
+DM_PROMPT = ScheduleKind(
+    name=DM_PROMPT_NAME, occurrences=_dm_occurrences, wakes=_dm_wakes, posts=_dm_prompts
+)
 PROMPT = _kind("prompt", _prompts, batched=True)
 REMINDER = _kind("reminder", _reminders)
 SUMMARY = _kind("summary", _summaries)

@@ -96,6 +96,9 @@ class Inbound:
     # redelivery under a new event id); any one seen before makes it a duplicate.
     also_ids: tuple[str, ...] = ()
     received_at: datetime | None = None
+    # Written one to one with the bot (Slack's `D…` DM, Feishu p2p, the console's `:dm`):
+    # a pending DM standup question takes a plain message as its answer.
+    direct: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +173,9 @@ class Reply:
     notifications: tuple[Notification, ...] = ()
     mirrors: tuple[Mirror, ...] = ()
     image: Image | None = None
+    # Messages of their own the command posts elsewhere (a DM standup's finished report,
+    # into the channel that asked); keyed by the delivery like DMs and mirrors.
+    posts: tuple[Post, ...] = ()
 
     def text(self) -> str:
         """Everything a person reads, as plain text (for logs and tests)."""

@@ -239,6 +239,13 @@ class StandupConfig(SQLModel, table=True):
     timezone: str = Field(max_length=64)
     days: str = Field(default="mon-fri", max_length=32)
     calendar: str = Field(default="none", max_length=8)
+    # "channel": prompt in the channel; "dm": each member asked one to one, one question at
+    # a time, at `at` in their own zone. `post` (dm): "each" finished report goes to the
+    # channel at once, or only in the "summary".
+    mode: str = Field(
+        default="channel", max_length=8, sa_column_kwargs={"server_default": "channel"}
+    )
+    post: str = Field(default="each", max_length=8, sa_column_kwargs={"server_default": "each"})
     enabled: bool = True
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -255,6 +262,27 @@ class StandupReport(SQLModel, table=True):
     yesterday: str = Field(default="", max_length=4000)
     today: str = Field(default="", max_length=4000)
     blockers: str = Field(default="", max_length=4000)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class StandupDm(SQLModel, table=True):
+    """A DM-mode standup being asked of one member on one day: the question `step` is
+    pending (0-based; `step` past the last question: finished), the answers so far."""
+
+    __tablename__ = "standup_dm"
+    __table_args__ = (UniqueConstraint("config_id", "member_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    config_id: int = Field(foreign_key="standup_config.id")
+    member_id: int = Field(foreign_key="member.id", index=True)
+    day: date
+    step: int = 0
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    until: datetime = Field(sa_type=UTCDateTime, nullable=False)  # the cutoff, in UTC
+    snoozed_until: datetime | None = _when()  # "later": asked again then
+    snoozes: int = 0
+    finished_at: datetime | None = _when()
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

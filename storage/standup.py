@@ -20,6 +20,7 @@ from storage.models import (
     RaciAssignment,
     StandupAway,
     StandupConfig,
+    StandupDm,
     StandupReport,
     Task,
     Workspace,
@@ -61,10 +62,10 @@ def enabled_configs_of_project(session: Session, *, project_id: int) -> list[Sta
 
 def enabled_times(
     session: Session,
-) -> list[tuple[int, time, time, str, str, str, datetime, int]]:
-    """(id, at, cutoff, timezone, days, calendar, updated_at, binding id) of every enabled
-    standup: what decides its times, without loading whole rows (the clock plans every
-    standup each round)."""
+) -> list[tuple[int, time, time, str, str, str, datetime, int, str]]:
+    """(id, at, cutoff, timezone, days, calendar, updated_at, binding id, mode) of every
+    enabled standup: what decides its times, without loading whole rows (the clock plans
+    every standup each round)."""
     rows = session.execute(
         sa_select(
             col(StandupConfig.id),
@@ -75,11 +76,12 @@ def enabled_times(
             col(StandupConfig.calendar),
             col(StandupConfig.updated_at),
             col(StandupConfig.binding_id),
+            col(StandupConfig.mode),
         ).where(col(StandupConfig.enabled))
     ).all()
     return [
-        (config_id or 0, at, cutoff, zone, days, calendar, updated_at, binding)
-        for config_id, at, cutoff, zone, days, calendar, updated_at, binding in rows
+        (config_id or 0, at, cutoff, zone, days, calendar, updated_at, binding, mode)
+        for config_id, at, cutoff, zone, days, calendar, updated_at, binding, mode in rows
     ]
 
 
@@ -232,3 +234,73 @@ def task_owners(
             )
         ).all()
     )
+
+
+# -- DM mode: the questions being asked one to one ---------------------------------------
+
+
+def dm_of(session: Session, *, config_id: int, member_id: int, day: date) -> StandupDm | None:
+    return session.exec(
+        select(StandupDm).where(
+            StandupDm.config_id == config_id,
+            StandupDm.member_id == member_id,
+            StandupDm.day == day,
+        )
+    ).first()
+
+
+def dm_pending(session: Session, *, member_id: int, now: datetime) -> StandupDm | None:
+    """The member's unfinished DM standup whose cutoff is ahead, of an enabled DM-mode
+    standup; the one asked last when there are several. Locked: two answers sent at once
+    queue instead of both answering the same question."""
+    return session.exec(
+        select(StandupDm)
+        .join(StandupConfig, col(StandupConfig.id) == StandupDm.config_id)
+        .where(
+            StandupDm.member_id == member_id,
+            col(StandupDm.finished_at).is_(None),
+            col(StandupDm.until) > now,
+            col(StandupConfig.enabled),
+            StandupConfig.mode == "dm",
+        )
+        .order_by(col(StandupDm.updated_at).desc(), col(StandupDm.id).desc())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def dm_snoozed(session: Session, *, start: datetime, end: datetime) -> list[StandupDm]:
+    """Unfinished DM standups snoozed until a moment in start..end."""
+    return list(
+        session.exec(
+            select(StandupDm).where(
+                col(StandupDm.finished_at).is_(None),
+                col(StandupDm.snoozed_until) > start,
+                col(StandupDm.snoozed_until) <= end,
+            )
+        ).all()
+    )
+
+
+def zones_of(session: Session, *, member_ids: Sequence[int]) -> dict[int, str | None]:
+    """Each member's time zone, as their platform profile says (None: unknown)."""
+    out: dict[int, str | None] = {}
+    for start in range(0, len(member_ids), CHUNK):
+        rows = session.exec(
+            select(Member.id, Member.timezone).where(
+                col(Member.id).in_(list(member_ids[start : start + CHUNK]))
+            )
+        ).all()
+        out.update({m: zone for m, zone in rows if m is not None})
+    return out
+
+
+def workspace_zones(session: Session, *, binding_id: int) -> set[str]:
+    """The distinct time zones of the members of a channel's workspace."""
+    rows = session.exec(
+        select(Member.timezone)
+        .join(ChannelBinding, col(ChannelBinding.workspace_id) == Member.workspace_id)
+        .where(ChannelBinding.id == binding_id, col(Member.timezone).is_not(None))
+        .distinct()
+    ).all()
+    return {zone for zone in rows if zone}

@@ -416,3 +416,35 @@ def test_a_run_that_logged_says_where_once_at_the_end(tmp_path: Path) -> None:
     done = teambot(tmp_path, "console", "-c", "/task list")
     assert done.stderr == ""
     assert not (tmp_path / "console.log").exists()
+
+
+def test_console_dm_standup_is_asked_and_answered_in_the_dm(tmp_path: Path) -> None:
+    """mode:dm in the console: the clock's question shows as `✉ to @ana`; `:user ana` then
+    `:dm` answers in her DM, one question at a time; the finished report is posted in
+    #general and counted by /standup status there."""
+    clock = FixedClock(datetime(2026, 11, 2, 8, 0, tzinfo=UTC))  # a Monday
+    app = build_app(Settings(database_url=f"sqlite:///{tmp_path / 'dm.db'}"), clock=clock)
+    try:
+        out = io.StringIO()
+        console = Console(router=app.router, user="mei", channel="general", out=out,
+                          color=False)  # fmt: skip
+        console.run(["/standup config time:09:30 cutoff:11:00 mode:dm",
+                     ":user ana", "/task add Docs @me"], echo=False)  # fmt: skip
+        clock.at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+        engine = Engine(db=app.db, catalog=app.router.catalog, send=_printer(console),
+                        clock=clock, scope=console.scope)  # fmt: skip
+        asyncio.run(engine.run_due())
+        assert "⏰ teambot → ✉ to @ana\nWhat did you do yesterday?" in out.getvalue()
+        out.truncate(0)
+        out.seek(0)
+        console.run([":dm", "wrote docs", "review", "none", ":channel general",
+                     "/standup status"], echo=True)  # fmt: skip
+        shown = blocks(out.getvalue())
+        assert shown["wrote docs"][0] == "What will you do today?"
+        assert shown["review"][0] == "Anything blocking you? (or none)"
+        assert shown["none"][0].startswith("Thanks! Your standup for 2026-11-02 (Mon) is saved")
+        assert any("↪ posted in #general: Standup of @ana" in s for s in shown["none"])
+        assert "Answered (1): @ana" in "\n".join(shown["/standup status"])
+        assert console.failures == 0
+    finally:
+        app.close()

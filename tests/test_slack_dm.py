@@ -56,11 +56,12 @@ def titles(db: Database) -> list[str]:
 
 
 def test_the_fixture_in_a_dm_is_a_command() -> None:
-    """The fixture's message, in a DM, is the person's text, to run as a command."""
+    """The fixture's message, in a DM, is the person's text, to run as a command, marked as
+    written one to one (a pending DM standup question takes it as its answer)."""
     body = dm_event("task list")
     assert of_direct_message(body, body["event"], bot_user_id="UBOT") == Said(
         channel_id=DM, channel_name=DM, user_id="W111", raw_text="task list", event_id="EvDM1",
-        also_ids=(event_key("message", DM, "1596183880.004200"),),
+        also_ids=(event_key("message", DM, "1596183880.004200"),), direct=True,
     )  # fmt: skip
 
 

@@ -255,6 +255,7 @@ class FeishuAdapter:
             mentions=command.mentions,
             event_id=event_id,
             also_ids=(f"message:{command.message_id}",) if command.message_id else (),
+            direct=command.chat_type == "p2p",
         )
         reply = await self.core.handle(inbound)
         if reply is None:

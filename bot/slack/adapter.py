@@ -463,6 +463,7 @@ class SlackAdapter:
             mentions=mentions,
             event_id=said.event_id,
             also_ids=said.also_ids,
+            direct=said.direct,
         )
 
     # -- acking in time ---------------------------------------------------------------

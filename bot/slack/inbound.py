@@ -27,6 +27,12 @@ class Said:
     raw_text: str  # Slack's text: `<@U…>` mentions, `&amp;` escapes
     event_id: str | None
     also_ids: tuple[str, ...] = ()  # more ids claimed with it (one message, two events)
+    direct: bool = False  # written in the bot's DM
+
+
+def is_direct(channel_id: str) -> bool:
+    """A DM's conversation id starts with D (a group DM's with G, a channel's with C)."""
+    return channel_id.startswith("D")
 
 
 @dataclass(frozen=True)
@@ -41,12 +47,14 @@ class Pressed:
 def of_command(body: dict[str, Any]) -> Said:
     """A slash command: delivered once per `trigger_id`, so a repeat does nothing."""
     trigger = text_of(body.get("trigger_id"))
+    channel = text_of(body.get("channel_id"))
     return Said(
-        channel_id=text_of(body.get("channel_id")),
+        channel_id=channel,
         channel_name=text_of(body.get("channel_name")),
         user_id=text_of(body.get("user_id")),
         raw_text=f"{text_of(body.get('command'))} {text_of(body.get('text'))}",
         event_id=event_key("command", trigger) if trigger else None,
+        direct=is_direct(channel),
     )
 
 
@@ -87,6 +95,7 @@ def of_direct_message(
         raw_text=text,
         event_id=text_of(body.get("event_id")) or None,
         also_ids=message_ids(event),
+        direct=True,
     )
 
 
