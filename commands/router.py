@@ -261,7 +261,8 @@ class Router:
             if _trace is not None:
                 _trace.locale = ctx.locale
             asked = standup_dm.pending(ctx) if inbound.direct else None
-            if asked is not None and self.registry.group_of(words[0]) is None:
+            in_words = asked is not None and standup_dm.answers_in_words(ctx, asked)
+            if asked is not None and in_words and self.registry.group_of(words[0]) is None:
                 if _trace is not None:
                     _trace.command = "standup.dm"
                 return standup_dm.answer(ctx, asked, normalize(inbound.text))

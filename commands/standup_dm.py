@@ -50,6 +50,14 @@ def pending(ctx: Ctx) -> StandupDm | None:
     return store.dm_pending(ctx.session, member_id=ctx.member_id, now=ctx.now)
 
 
+def answers_in_words(ctx: Ctx, asked: StandupDm) -> bool:
+    """Whether plain words in the DM answer the pending question: where the standup asks by
+    DM. A channel-mode reminder opens the DM standup too, but there only `/standup …` and
+    the form answer it (the person was never asked a question in words)."""
+    config = ctx.session.get(StandupConfig, asked.config_id)
+    return config is not None and config.mode == "dm"
+
+
 def question_text(catalog: Catalog, locale: str, question: Question) -> Rich:
     if question.text is not None:
         return Rich.val(question.text)

@@ -191,13 +191,15 @@ def reminder_posts(
         person = people[member_id]
         if person.platform != place.platform:
             continue
+        # In either mode the reminder opens the member's DM standup: whatever they answer
+        # in the DM (`/standup y: …`, the form, plain words) lands in this channel's standup.
+        asked = standup_dm.open_for(
+            session, config=place.config, member_id=member_id, day=day,
+            until=local(day, place.config.cutoff, ZoneInfo(place.config.timezone)), now=now,
+        )  # fmt: skip
+        if asked.finished_at is not None:
+            continue  # skipped the day
         if place.config.mode == "dm":
-            asked = standup_dm.open_for(
-                session, config=place.config, member_id=member_id, day=day,
-                until=local(day, place.config.cutoff, ZoneInfo(place.config.timezone)), now=now,
-            )  # fmt: skip
-            if asked.finished_at is not None:
-                continue  # skipped the day
             lead = catalog.text(
                 place.locale, "standup.dm_reminder", day=day, cutoff=cutoff,
                 channel=place.binding.name,

@@ -250,9 +250,10 @@ def dm_of(session: Session, *, config_id: int, member_id: int, day: date) -> Sta
 
 
 def dm_pending(session: Session, *, member_id: int, now: datetime) -> StandupDm | None:
-    """The member's unfinished DM standup whose cutoff is ahead, of an enabled DM-mode
-    standup; the one asked last when there are several. Locked: two answers sent at once
-    queue instead of both answering the same question."""
+    """The member's unfinished DM standup whose cutoff is ahead, of an enabled standup (a
+    DM-mode one asks; a channel-mode one's reminder opens it too); the one asked last when
+    there are several. Locked: two answers sent at once queue instead of both answering
+    the same question."""
     return session.exec(
         select(StandupDm)
         .join(StandupConfig, col(StandupConfig.id) == StandupDm.config_id)
@@ -261,7 +262,6 @@ def dm_pending(session: Session, *, member_id: int, now: datetime) -> StandupDm 
             col(StandupDm.finished_at).is_(None),
             col(StandupDm.until) > now,
             col(StandupConfig.enabled),
-            StandupConfig.mode == "dm",
         )
         .order_by(col(StandupDm.updated_at).desc(), col(StandupDm.id).desc())
         .with_for_update()

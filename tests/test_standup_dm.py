@@ -333,3 +333,26 @@ def test_migration_0010_keeps_existing_standups_in_their_channel(chat: Chat) -> 
         [config] = session.exec(select(StandupConfig)).all()
         assert (config.mode, config.post) == ("channel", "each")
         assert session.exec(select(StandupDm)).all() == []
+
+
+async def test_a_channel_standups_reminder_is_answered_in_the_dm_into_that_channel(
+    slack: Harness, db: Database, clock: Clock
+) -> None:
+    """Channel mode: the reminder DM opens the member's DM standup, so `/standup y: …`
+    typed in the DM lands in #general's standup, not in a project of the DM's own; plain
+    words there are not taken as an answer (no question was asked in words)."""
+    clock.now = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # Tuesday 08:00 in Shanghai
+    await slack.slash("/standup", "config time:09:30 tz:Asia/Shanghai cutoff:12:00")
+    await slack.slash("/task", "add Fix the build @me", user="W333")
+    engine = engine_with(slack.slack, clock)
+    clock.now = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 11:30: the reminder
+    slack.fake.calls.clear()
+    await engine.run_due()
+    assert "W333" in [p["channel"] for p in slack.fake.called("chat.postMessage")]
+    words = await slack.slash("/standup", "", user="W333", channel="D333", channel_name="")
+    assert words.status_code == 200
+    await slack.event(dm_event("W333", "thanks", n=1))
+    assert reports(db) == {}
+    await slack.slash("/standup", "y: fixed CI t: the build b: none", user="W333",
+                      channel="D333", channel_name="directmessage")  # fmt: skip
+    assert reports(db) == {"W333": (config_id(db), "fixed CI", "the build", "none")}
