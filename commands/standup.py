@@ -562,7 +562,7 @@ SPECS = [
 
 
 # The sub-commands a lone word after /standup may be a typo of (`/standup stauts`).
-_NAMES = ("status", "config", "off", "away", "task", "answer", "members")
+_NAMES = ("status", "config", "off", "away", "task", "answer", "members", "history", "report")
 
 
 def fallback(words: list[str]) -> str | None:

@@ -150,3 +150,58 @@ def test_migration_0010_adds_an_empty_roster_and_keeps_the_standups(chat: Chat) 
         assert len(session.exec(select(StandupConfig)).all()) == 1
         assert session.exec(select(StandupRosterMember)).all() == []
     assert lines(chat.say("mei", "standup members"))[0] == "Standup team (1): @ana"
+
+
+def test_history_shows_each_day_and_the_report_counts_participation_and_streaks(
+    chat: Chat, clock: Clock
+) -> None:
+    """Three work days of a three-person roster: history lists each day (answer, missed,
+    away), newest first; the report gives answered ÷ expected (leave not expected) and the
+    streak of answers (leave does not break it)."""
+    at(clock, "2026-11-23T08:00:00+08:00")
+    chat.say("mei", CONFIG)
+    for who in ("ana", "li"):
+        chat.say(who, "task list")
+    chat.say("mei", "standup members add @ana @li @mei")
+    at(clock, "2026-11-23T09:40:00+08:00")
+    chat.say("ana", "standup t: a1")
+    chat.say("li", "standup y: setup t: tests b: CI is red")
+    at(clock, "2026-11-24T09:40:00+08:00")
+    chat.say("ana", "standup t: a2")
+    chat.say("mei", "standup t: m2")
+    chat.say("li", "standup away 2026-11-25")
+    at(clock, "2026-11-25T09:40:00+08:00")
+    chat.say("ana", "standup t: a3")
+    chat.say("mei", "standup t: m3")
+    before_cutoff = chat.say("ana", "standup history @li")
+    assert before_cutoff.title.plain() == "Standup history of @li, last 14 days"
+    assert len(before_cutoff.items) == 2  # today's summary is not out yet: Mon and Tue
+    at(clock, "2026-11-25T11:00:00+08:00")
+    history = chat.say("mei", "standup history @li days:7")
+    assert history.title.plain() == "Standup history of @li, last 7 days"
+    assert [i.plain() for i in history.items] == [
+        "2026-11-25 (Wed): away",
+        "2026-11-24 (Tue): missed",
+        "2026-11-23 (Mon): yesterday: setup · today: tests · blockers: CI is red",
+    ]
+    assert [i.plain() for i in chat.say("mei", "standup history").items] == [
+        "2026-11-25 (Wed): yesterday: — · today: m3",
+        "2026-11-24 (Tue): yesterday: — · today: m2",
+        "2026-11-23 (Mon): missed",
+    ]
+    report = chat.say("li", "standup report")
+    assert report.title.plain() == "Standup participation, last 7 days"
+    assert [i.plain() for i in report.items] == [
+        "@ana: 100% (3 of 3 days) · streak 3",
+        "@li: 50% (1 of 2 days) · streak 0",
+        "@mei: 67% (2 of 3 days) · streak 2",
+    ]
+    assert chat.say("li", "standup report period:month").title.plain() == (
+        "Standup participation, last 30 days"
+    )
+    assert chat.say("li", "standup report period:year").title.plain() == (
+        "“year” is not a period: use period:week or period:month."
+    )
+    assert chat.say("li", "standup history days:0").title.plain() == (
+        "“0” is not a number of days: use 1 to 92, like days:30."
+    )
