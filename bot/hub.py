@@ -7,8 +7,9 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.core import Background
 from commands.types import Reply
@@ -47,6 +48,16 @@ def delivery_key(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class MemberRef:
+    """A person of a channel as its platform lists them (never a bot, never deactivated)."""
+
+    user_id: str
+    name: str = ""
+    timezone: str | None = None
+    locale: str | None = None
+
+
 class Adapter(Protocol):
     """What every platform adapter offers the rest of teambot (bot/platforms.py builds
     them, `teambot serve` mounts their routes and starts and stops them)."""
@@ -76,6 +87,17 @@ class Adapter(Protocol):
 
     async def notify(self, *, user_id: str, reply: Reply, dedupe_key: str | None = None) -> None:
         """Send a reply to one member, one to one."""
+
+
+@runtime_checkable
+class ListsMembers(Protocol):
+    """What an adapter whose platform lists a channel's members offers besides `Adapter`
+    (Slack and Feishu do; bot/roster.py keeps standup rosters with it)."""
+
+    async def channel_members(self, channel_id: str) -> list[MemberRef] | None:
+        """The people of a channel, bots and deactivated people left out; None when the
+        platform will not say (a missing permission or scope, the bot not in the channel);
+        a DeliveryError when it could not be asked."""
 
 
 class Hub:

@@ -34,6 +34,7 @@ from bot.limits import (
 )
 from bot.metrics import CONTENT_TYPE
 from bot.platforms import ConfigError, build_adapters
+from bot.roster import RosterKeeper
 from bot.scheduling import build_clockwork, clock_check, hub_sender
 
 if TYPE_CHECKING:
@@ -48,11 +49,13 @@ def build_web_app(
     core: Core,
     adapters: Sequence[Adapter] = (),
     clockwork: Clockwork | None = None,
+    rosters: RosterKeeper | None = None,
     health_checks: Sequence[Check] = (),
 ) -> Starlette:
     """The ASGI app: /healthz and /metrics always, and each adapter's routes (Slack's
     /slack/events and Feishu's /feishu/events in their HTTP modes); the adapters start in
-    order, the clock (standups, digests, alerts) after them, and it stops first.
+    order, the clock (standups, digests, alerts) and the standup rosters' refresher
+    (`bot.roster`) after them, and they stop first.
 
     /healthz probes the database on a connection of its own (`bot.health`) and adds each
     of `health_checks`: callables returning `(name, ok, status)`, cheap and non-blocking
@@ -91,8 +94,12 @@ def build_web_app(
                 # Its first round posts what fell due while teambot was down (maybe
                 # thousands of posts): serving, /healthz included, does not wait for it.
                 clock = asyncio.create_task(start_clock(clockwork, clock_failed))
+            if rosters is not None:
+                await rosters.start()
             yield
         finally:
+            if rosters is not None:
+                await rosters.stop()
             if clockwork is not None:
                 if clock is not None:
                     await clock
@@ -138,7 +145,12 @@ def serve(
         if settings.scheduler
         else None
     )
-    web = build_web_app(core=core, adapters=adapters, clockwork=clockwork)
+    rosters = (
+        RosterKeeper(db=core.router.db, hub=hub, clock=core.router.clock)
+        if settings.scheduler
+        else None
+    )
+    web = build_web_app(core=core, adapters=adapters, clockwork=clockwork, rosters=rosters)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT and then raises the
     # signal again through the handler that was installed before it; a no-op
     # one lets serve() finish its own clean-up and exit 0.

@@ -6,9 +6,9 @@ one to one before `cutoff`, and posts the summary at `cutoff` (those posts and
 their times: commands/standup_posts.py; the queries: storage/standup.py).
 Answers are editable until the cutoff; an answer only replaces the parts it gives.
 
-The team of a standup, for "who is missing": members of the channel's
-workspace who answered this standup in the last `TEAM_DAYS` days, or who are R
-or A of an open task of the project; members away that day are not counted.
+The team of a standup, for "who is missing": its roster (commands/standup_roster.py:
+the channel's members from the platform, adjusted with `/standup members add|remove`);
+members away that day are not counted.
 """
 
 from __future__ import annotations
@@ -39,13 +39,12 @@ from commands.i18n import Catalog
 from commands.parsing import parse_clock, parse_zone, read_date, split_options
 from commands.permissions import Permission
 from commands.registry import Args, CommandSpec
+from commands.standup_roster import members, roster
 from commands.types import Button, Field, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage import standup as store
-from storage.enums import Role
 from storage.models import ChannelBinding, StandupAway, StandupConfig, StandupDm, StandupReport
 
-TEAM_DAYS = 30
 ONE_DAY = timedelta(days=1)
 MAX_PART = 1000
 MAX_AWAY_DAYS = 366
@@ -505,20 +504,12 @@ def roll_call(session: Session, *, config: StandupConfig, day: date, now: dateti
 
 
 def team_on(session: Session, *, config: StandupConfig, day: date) -> tuple[list[int], set[int]]:
-    """The team of a standup on a day (see the module's docstring), ordered by name, and
-    who of the project is away that day. The one definition behind "missing", the
-    reminders, the summary's "N of M answered" and /kpi's participation."""
+    """The team of a standup on a day (its roster: commands/standup_roster.py), ordered by
+    name, and who of the project is away that day. The one definition behind "missing",
+    the reminders, the summary's "N of M answered" and /kpi's participation."""
     binding = session.get(ChannelBinding, config.binding_id)
-    assert binding is not None and config.id is not None
-    team = store.team(
-        session,
-        config_id=config.id,
-        workspace_id=binding.workspace_id,
-        project_id=binding.project_id,
-        answered_from=day - timedelta(days=TEAM_DAYS),
-        answered_to=day,
-        owner_roles=(Role.R.value, Role.A.value),
-    )
+    assert binding is not None
+    team = roster(session, config=config, day=day).team
     return team, store.away_on(session, project_id=binding.project_id, day=day)
 
 
@@ -604,6 +595,18 @@ SPECS = [
     ),
     CommandSpec(
         group="standup",
+        name="members",
+        handler=members,
+        usage="/standup members [add|remove @user…]",
+        examples=(
+            "/standup members",
+            "/standup members add @mei @li",
+            "/standup members remove @bob",
+        ),
+        aliases=("成员",),
+    ),
+    CommandSpec(
+        group="standup",
         name="task",
         handler=blocker_task,
         usage="/standup task <report>",
@@ -613,7 +616,7 @@ SPECS = [
 
 
 # The sub-commands a lone word after /standup may be a typo of (`/standup stauts`).
-_NAMES = ("status", "config", "off", "away", "task", "answer")
+_NAMES = ("status", "config", "off", "away", "task", "answer", "members", "history", "report")
 
 
 def fallback(words: list[str]) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from commands import digest, kpi, milestone, raci, retro, standup, task, teambot
+from commands import digest, kpi, milestone, raci, retro, standup, standup_history, task, teambot
 from commands.registry import Group, Registry
 
 # Commands that delete or end something: suggested for a mistyped word only when they are
@@ -46,6 +46,7 @@ def build_registry() -> Registry:
         *kpi.SPECS,
         *retro.SPECS,
         *standup.SPECS,
+        *standup_history.SPECS,
         *digest.SPECS,
         *teambot.specs(lambda: holder[0]),
     ]

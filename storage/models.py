@@ -300,6 +300,32 @@ class StandupAway(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class StandupRoster(SQLModel, table=True):
+    """A standup's team as its platform lists it: the channel's members (bots and
+    deactivated people left out), fetched at `refreshed_at`. No row: never fetched (the
+    console, or a platform that has not answered yet)."""
+
+    __tablename__ = "standup_roster"
+
+    config_id: int = Field(foreign_key="standup_config.id", primary_key=True)
+    platform: str = Field(max_length=16)
+    refreshed_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class StandupRosterMember(SQLModel, table=True):
+    """One person of a standup's roster: on the platform's list (`listed`), and what the
+    team chose with `/standup members add|remove` (`choice`: "added", "removed" or ""),
+    which outlives every refresh of the list."""
+
+    __tablename__ = "standup_roster_member"
+
+    config_id: int = Field(foreign_key="standup_config.id", primary_key=True)
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    listed: bool = False
+    choice: str = Field(default="", max_length=8)
+    updated_at: datetime = _created()
+
+
 class DigestConfig(SQLModel, table=True):
     __tablename__ = "digest_config"
 

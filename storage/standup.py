@@ -22,6 +22,8 @@ from storage.models import (
     StandupConfig,
     StandupDm,
     StandupReport,
+    StandupRoster,
+    StandupRosterMember,
     Task,
     Workspace,
 )
@@ -189,6 +191,97 @@ def team(
         .order_by(col(Member.display_name), col(Member.id))
     ).all()
     return [m for m in ids if m is not None]
+
+
+def by_name(session: Session, *, member_ids: Sequence[int]) -> list[int]:
+    """These members, ordered by name (then id)."""
+    out: list[tuple[str, int]] = []
+    ids = list(dict.fromkeys(member_ids))
+    for start in range(0, len(ids), CHUNK):
+        rows = session.exec(
+            select(Member.display_name, Member.id).where(
+                col(Member.id).in_(ids[start : start + CHUNK])
+            )
+        ).all()
+        out += [(name, member_id) for name, member_id in rows if member_id is not None]
+    return [member_id for _, member_id in sorted(out)]
+
+
+# -- the roster ----------------------------------------------------------------------------
+
+
+def roster_of(
+    session: Session, *, config_id: int
+) -> tuple[StandupRoster | None, list[StandupRosterMember]]:
+    """The platform's list of a standup (None: never fetched) and every person of its
+    roster, listed or chosen by command."""
+    fetched = session.get(StandupRoster, config_id)
+    rows = session.exec(
+        select(StandupRosterMember).where(StandupRosterMember.config_id == config_id)
+    ).all()
+    return fetched, list(rows)
+
+
+def store_listed(
+    session: Session, *, config_id: int, platform: str, member_ids: Sequence[int], at: datetime
+) -> None:
+    """The platform's list, fetched at `at`, replaces the one before; what the team chose
+    by command stays."""
+    fetched = session.get(StandupRoster, config_id)
+    if fetched is None:
+        fetched = StandupRoster(config_id=config_id, platform=platform, refreshed_at=at)
+    fetched.platform, fetched.refreshed_at = platform, at
+    session.add(fetched)
+    listed = set(member_ids)
+    rows = {r.member_id: r for r in roster_of(session, config_id=config_id)[1]}
+    for member_id in listed | set(rows):
+        row = rows.get(member_id)
+        if row is None:
+            row = StandupRosterMember(config_id=config_id, member_id=member_id, updated_at=at)
+        elif row.listed == (member_id in listed):
+            continue
+        row.listed = member_id in listed
+        row.updated_at = at
+        session.add(row)
+    session.flush()
+
+
+def choose(session: Session, *, config_id: int, member_id: int, choice: str, at: datetime) -> None:
+    """Record `/standup members add|remove` for one member ("added" or "removed")."""
+    row = session.get(StandupRosterMember, (config_id, member_id))
+    if row is None:
+        row = StandupRosterMember(config_id=config_id, member_id=member_id)
+    row.choice = choice
+    row.updated_at = at
+    session.add(row)
+    session.flush()
+
+
+def stale_rosters(
+    session: Session, *, platforms: Sequence[str], before: datetime
+) -> list[tuple[int, str, str, int]]:
+    """(config id, platform, channel id, workspace id) of each enabled standup on one of
+    `platforms` whose platform list was never fetched or was fetched before `before`;
+    the never fetched first."""
+    rows = session.execute(
+        sa_select(
+            col(StandupConfig.id),
+            col(Workspace.platform),
+            col(ChannelBinding.channel_id),
+            col(Workspace.id),
+            col(StandupRoster.refreshed_at),
+        )
+        .join(ChannelBinding, col(ChannelBinding.id) == col(StandupConfig.binding_id))
+        .join(Workspace, col(Workspace.id) == col(ChannelBinding.workspace_id))
+        .outerjoin(StandupRoster, col(StandupRoster.config_id) == col(StandupConfig.id))
+        .where(
+            col(StandupConfig.enabled),
+            col(Workspace.platform).in_(list(platforms)),
+            col(StandupRoster.refreshed_at).is_(None) | (col(StandupRoster.refreshed_at) < before),
+        )
+        .order_by(col(StandupRoster.refreshed_at).is_not(None), col(StandupConfig.id))
+    ).all()
+    return [(c or 0, str(p), str(ch), w or 0) for c, p, ch, w, _ in rows]
 
 
 def away_on(session: Session, *, project_id: int, day: date) -> set[int]:

@@ -64,6 +64,7 @@ MESSAGES = "/open-apis/im/v1/messages"
 EPHEMERAL = "/open-apis/ephemeral/v1/send"
 TENANT = "/open-apis/tenant/v2/tenant/query"
 CONTACT = "/open-apis/contact/v3/users/"
+CHATS = "/open-apis/im/v1/chats/"
 README = Path(__file__).resolve().parent.parent / "README.md"
 SEND = frozenset({"im:message", "im:message:send_as_bot", "im:message:send"})
 # (method, path or path prefix ending in "/") -> any one of these permissions. The
@@ -83,6 +84,9 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
     ("GET", TENANT): frozenset({"tenant:tenant:readonly"}),
+    ("GET", CHATS): frozenset(
+        {"im:chat", "im:chat:readonly", "im:chat.group_info:readonly", "im:chat.members:read"}
+    ),
 }
 _PERMISSION_LINE = re.compile(r"\s*(?:[-*]|\d+\.)\s+`([a-z][a-z0-9_.]*(?::[a-z0-9_.]+)+)`")
 UUID_MAX = 50
@@ -167,6 +171,9 @@ class FakeFeishu(ThreadedServer):
         self.tenant_name = "teambot tests"
         self.permissions: set[str] = set(readme_permissions())
         self.topic_groups: set[str] = set()  # chat ids of topic groups (话题群)
+        # chat id -> (open_id, name, is_bot) of its members; the member list leaves bots out
+        self.chat_members: dict[str, list[tuple[str, str, bool]]] = {}
+        self.members_page = 2  # the most one page of chat members holds here
 
     def revoke(self, *permissions: str) -> None:
         """Take permissions away from the app (as if the README had not listed them)."""
@@ -213,7 +220,7 @@ class FakeFeishu(ThreadedServer):
             return denied
         if path == IMAGES and request.method == "POST":
             return web.json_response(self._image(body))
-        routed = self._route(request.method, path, body, size)
+        routed = self._route(request.method, path, body, size, dict(request.query))
         if routed is not None:
             return routed
         return web.json_response(self._answer(path))
@@ -331,7 +338,9 @@ class FakeFeishu(ThreadedServer):
                                 f"required: [{scopes}].")  # fmt: skip
         return None
 
-    def _route(self, method: str, path: str, body: Any, size: int) -> web.Response | None:
+    def _route(
+        self, method: str, path: str, body: Any, size: int, query: dict[str, str]
+    ) -> web.Response | None:
         if method == "POST" and path == MESSAGES:
             return self._create(body, size)
         if method == "POST" and path == EPHEMERAL:
@@ -340,7 +349,28 @@ class FakeFeishu(ThreadedServer):
             return self._update(path.rsplit("/", 1)[1], body, size)
         if method == "GET" and path == TENANT:
             return self._tenant()
+        if method == "GET" and path.startswith(CHATS) and path.endswith("/members"):
+            return self._members(path.removeprefix(CHATS).removesuffix("/members"), query)
         return None
+
+    def _members(self, chat_id: str, query: dict[str, str]) -> web.Response:
+        """A page of the group's members, as the page "获取群成员列表" describes: bots
+        are not listed, `page_token` and `has_more` page on (page_size at most 100)."""
+        members = self.chat_members.get(chat_id)
+        if members is None:
+            return _refused(232011, "operator not in chat")  # the page's "not in the chat"
+        if query.get("member_id_type", "open_id") != "open_id":
+            return _refused(232001, "invalid member_id_type")
+        people = [(open_id, name) for open_id, name, bot in members if not bot]
+        start = int(query.get("page_token") or 0)
+        end = start + min(int(query.get("page_size") or 20), 100, self.members_page)
+        more = end < len(people)
+        return _ok({
+            "items": [{"member_id_type": "open_id", "member_id": open_id, "name": name,
+                       "tenant_key": "t1"} for open_id, name in people[start:end]],
+            "page_token": str(end) if more else "", "has_more": more,
+            "member_total": len(people),
+        })  # fmt: skip
 
     def _create(self, body: Any, size: int) -> web.Response:
         if not isinstance(body, dict) or not all(

@@ -84,6 +84,8 @@ class FakeSlack(ThreadedServer):
         self.calls: list[Call] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url path, payload)
         self.users: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, list[str]] = {}  # channel id -> member ids, bots included
+        self.members_page = 2  # the most conversations.members answers in one page
         self.failures: dict[str, list[Failure]] = {}
         self.periodic: dict[str, tuple[int, Failure]] = {}
         self.counts: dict[str, int] = {}
@@ -104,9 +106,13 @@ class FakeSlack(ThreadedServer):
     def api_url(self) -> str:
         return f"{self.url}/api/"
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", locale: str = "en-US") -> None:
+    def add_user(
+        self, user_id: str, name: str, *, tz: str = "UTC", locale: str = "en-US",
+        is_bot: bool = False, deleted: bool = False,
+    ) -> None:  # fmt: skip
         self.users[user_id] = {
             "id": user_id, "name": name.lower(), "tz": tz, "locale": locale,
+            "is_bot": is_bot, "deleted": deleted,
             "profile": {"display_name": name, "real_name": name.title()},
         }  # fmt: skip
 
@@ -269,6 +275,8 @@ class FakeSlack(ThreadedServer):
         if method == "users.info":
             user = self.users.get(args.get("user", ""))
             return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+        if method == "conversations.members":
+            return self._members(args)
         if method == "chat.postMessage":
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": {}}
         if method == "chat.postEphemeral":
@@ -289,6 +297,19 @@ class FakeSlack(ThreadedServer):
         if method == "files.completeUploadExternal":
             return self._complete(args)
         return {"ok": False, "error": "unknown_method"}
+
+    def _members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A page of a channel's member ids (bots and deactivated accounts included, as
+        Slack lists them); the page size is the smaller of `limit` and `members_page`, and
+        `response_metadata.next_cursor` is "" on the last page."""
+        members = self.members.get(str(args.get("channel", "")))
+        if members is None:
+            return {"ok": False, "error": "channel_not_found"}
+        start = int(args.get("cursor") or 0)
+        size = min(int(args.get("limit") or 100), self.members_page)
+        end = start + size
+        return {"ok": True, "members": members[start:end],
+                "response_metadata": {"next_cursor": str(end) if end < len(members) else ""}}  # fmt: skip
 
     def _complete(self, args: dict[str, Any]) -> dict[str, Any]:
         shared = []

@@ -46,6 +46,9 @@ SCOPE_OF = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "conversations.history": "channels:history",
+    # Slack asks for channels:read, groups:read, im:read or mpim:read, by the kind of
+    # conversation; teambot's standups live in channels: the fake checks the first.
+    "conversations.members": "channels:read",
 }
 
 

@@ -206,7 +206,7 @@ def test_the_fake_grants_what_the_readme_lists() -> None:
     assert readme_permissions() == {
         "im:message:send_as_bot", "im:message.group_at_msg:readonly",
         "im:message.p2p_msg:readonly", "im:resource", "tenant:tenant:readonly",
-        "contact:user.base:readonly",
+        "contact:user.base:readonly", "im:chat.members:read",
     }  # fmt: skip
 
 

@@ -70,8 +70,8 @@ def test_http_manifest_points_everything_at_one_endpoint(http_doc: dict[str, Any
     assert doc["oauth_config"] == {
         "scopes": {
             "bot": [
-                "app_mentions:read", "chat:write", "commands", "files:write", "im:history",
-                "users:read",
+                "app_mentions:read", "channels:read", "chat:write", "commands", "files:write",
+                "groups:read", "im:history", "users:read",
             ]
         }
     }  # fmt: skip

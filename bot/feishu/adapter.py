@@ -47,7 +47,7 @@ from bot.feishu.api import FeishuApi, FeishuApiError, uuid_for
 from bot.feishu.render import card, cards, plain
 from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
-from bot.hub import DeliveryError, Hub, delivery_key
+from bot.hub import DeliveryError, Hub, MemberRef, delivery_key
 from bot.limits import MAX_BODY
 from commands.i18n import Catalog
 from commands.parsing import with_answer
@@ -470,6 +470,30 @@ class FeishuAdapter:
             name = ""
         self._names[open_id] = (time.monotonic(), name)
         return name
+
+    async def channel_members(self, channel_id: str) -> list[MemberRef] | None:
+        """A group's people (Feishu lists no bots); None for a one-to-one chat, or when
+        Feishu refuses (the permission missing, the bot not in the group); a transient
+        failure is raised as DeliveryError (the refresher tries again later)."""
+        if not channel_id.startswith("oc_"):
+            return None
+        try:
+            found = await self.api.chat_members(channel_id)
+        except FeishuApiError as err:
+            if err.transient:
+                raise undelivered(err) from None
+            log.warning("Feishu chat members refused for %s (code %s): %s",
+                        channel_id, err.code, err.msg)  # fmt: skip
+            return None
+        now = time.monotonic()
+        for open_id, name in found:
+            if name:
+                self._names[open_id] = (now, name)
+        return [
+            MemberRef(open_id, name)
+            for open_id, name in dict(found).items()
+            if open_id != self.bot_open_id
+        ]
 
     async def _learn_tenant(self) -> bool:
         """Ask Feishu which tenant this app is installed in, to refuse callbacks of any

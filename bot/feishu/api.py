@@ -47,6 +47,9 @@ UUID_MAX = 50  # message create refuses a longer uuid
 IMAGES = "/open-apis/im/v1/images"
 MESSAGES = "/open-apis/im/v1/messages"
 TOKEN = "/open-apis/auth/v3/tenant_access_token/internal"
+CHAT_MEMBERS = "/open-apis/im/v1/chats/:chat_id/members"
+MEMBER_PAGE = 100  # the most a page of chat members holds
+MAX_MEMBER_PAGES = 100
 
 
 class FeishuApiError(Exception):
@@ -283,6 +286,29 @@ class FeishuApi:
         data = await self.call("GET", "/open-apis/tenant/v2/tenant/query", wait_budget=5.0)
         key = _object(_object(data.get("data")).get("tenant")).get("tenant_key")
         return key if isinstance(key, str) else ""
+
+    async def chat_members(self, chat_id: str) -> list[tuple[str, str]]:
+        """(open_id, name) of each member of a group, page by page (needs one of im:chat,
+        im:chat:readonly, im:chat.group_info:readonly, im:chat.members:read). Feishu leaves
+        the group's bots out itself."""
+        found: list[tuple[str, str]] = []
+        token = ""
+        for _ in range(MAX_MEMBER_PAGES):
+            query = {"member_id_type": "open_id", "page_size": str(MEMBER_PAGE)}
+            if token:
+                query["page_token"] = token
+            data = _object((await self.call(
+                "GET", CHAT_MEMBERS, paths={"chat_id": chat_id}, query=query, wait_budget=30.0,
+            )).get("data"))  # fmt: skip
+            for item in data.get("items") or ():
+                item = _object(item)
+                open_id = item.get("member_id")
+                if isinstance(open_id, str) and open_id:
+                    found.append((open_id, str(item.get("name") or "")))
+            token = str(data.get("page_token") or "")
+            if not data.get("has_more") or not token:
+                break
+        return found
 
     async def user_name(self, open_id: str) -> str:
         """A member's name; asked once, never waiting out a rate limit."""

@@ -61,7 +61,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.core import Background, Core
-from bot.hub import DeliveryError, Hub
+from bot.hub import DeliveryError, Hub, MemberRef
 from bot.retry import RetryPolicy, TryAgain, Why
 from bot.slack import inbound as payload
 from bot.slack.commands import COMMANDS
@@ -91,6 +91,12 @@ START_POLICY = RetryPolicy(rate_limited=0, unreached=0, unanswered=2, backoff=1.
 ARRIVED = "teambot_arrived"  # the bolt context key: when the request arrived (loop time)
 
 
+MEMBER_PAGE = 200  # conversations.members' page; Slack suggests at most 200
+MAX_MEMBER_PAGES = 50
+MEMBER_LOOKUPS = 4  # users.info calls under way at once while listing a channel
+SLACKBOT = "USLACKBOT"
+
+
 class SlackStartError(Exception):
     """Slack could not be started (auth.test refused the token or did not answer)."""
 
@@ -103,6 +109,18 @@ class Profile:
 
 
 NAMELESS = Profile(name="", timezone=None, locale=None)
+
+
+def profile_of(user: Mapping[str, Any]) -> Profile:
+    """A users.info user's name, time zone and locale."""
+    info = payload.object_of(user.get("profile"))
+    return Profile(
+        name=payload.text_of(info.get("display_name"))
+        or payload.text_of(info.get("real_name"))
+        or payload.text_of(user.get("name")),
+        timezone=payload.text_of(user.get("tz")) or None,
+        locale=payload.text_of(user.get("locale")) or None,
+    )
 
 
 @dataclass
@@ -423,17 +441,67 @@ class SlackAdapter:
             retry = PROFILE_RETRY_SOON if err.transient else PROFILE_RETRY
             self._profiles[user_id] = (time.monotonic() + retry, NAMELESS)
             return NAMELESS
-        user = payload.object_of(answer.get("user"))
-        info = payload.object_of(user.get("profile"))
-        found = Profile(
-            name=payload.text_of(info.get("display_name"))
-            or payload.text_of(info.get("real_name"))
-            or payload.text_of(user.get("name")),
-            timezone=payload.text_of(user.get("tz")) or None,
-            locale=payload.text_of(user.get("locale")) or None,
-        )
+        found = profile_of(payload.object_of(answer.get("user")))
         self._profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
         return found
+
+    # -- a channel's members (standup rosters: bot/roster.py) -------------------------------
+
+    async def channel_members(self, channel_id: str) -> list[MemberRef] | None:
+        """The channel's people: conversations.members, page by page, then users.info of
+        each (a few at a time) to leave out bots, Slackbot and deactivated accounts. None
+        when Slack refuses (a missing scope, the bot not in the channel); a transient
+        failure is raised (the refresher tries again later)."""
+        assert self.web is not None
+        ids: list[str] = []
+        cursor = ""
+        try:
+            for _ in range(MAX_MEMBER_PAGES):
+                form = {"channel": channel_id, "limit": str(MEMBER_PAGE)}
+                if cursor:
+                    form["cursor"] = cursor
+                answer = await self.web.call("conversations.members", form=form)
+                ids += [m for m in answer.get("members") or () if isinstance(m, str) and m]
+                meta = payload.object_of(answer.get("response_metadata"))
+                cursor = payload.text_of(meta.get("next_cursor"))
+                if not cursor:
+                    break
+        except DeliveryError as err:
+            if err.transient:
+                raise
+            log.warning("conversations.members refused for %s: %s", channel_id, err.what)
+            return None
+        assert self.installation is not None
+        gate = asyncio.Semaphore(MEMBER_LOOKUPS)
+
+        async def person(user_id: str) -> MemberRef | None:
+            async with gate:
+                try:
+                    answer = await self.web_api.call(
+                        "users.info", form={"user": user_id, "include_locale": "1"}
+                    )
+                except DeliveryError as err:
+                    if err.transient:
+                        raise
+                    log.info("users.info refused for %s: %s", user_id, err.what)
+                    return None  # user_not_found: not someone teambot can count
+            user = payload.object_of(answer.get("user"))
+            if user.get("is_bot") or user.get("deleted") or not user:
+                return None
+            found = profile_of(user)
+            self._profiles[user_id] = (time.monotonic() + PROFILE_TTL, found)
+            return MemberRef(user_id, found.name, found.timezone, found.locale)
+
+        people = await asyncio.gather(*(
+            person(u) for u in dict.fromkeys(ids)
+            if u not in (self.installation.bot_user_id, SLACKBOT)
+        ))  # fmt: skip
+        return [p for p in people if p is not None]
+
+    @property
+    def web_api(self) -> WebApi:
+        assert self.web is not None, "the Slack adapter has not started"
+        return self.web
 
     async def inbound(self, said: payload.Said, *, job: _Job | None = None) -> Inbound:
         """The neutral command, in this installation's workspace. Mentions Slack sent

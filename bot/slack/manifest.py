@@ -27,8 +27,18 @@ DESCRIPTIONS = {
 # Only what the bot calls or hears: commands; chat.postMessage, postEphemeral, update
 # (and DMs by user id); users.info for names, time zones and locales; app_mention;
 # message.im (what people write in the bot's DM) needs im:history; files:write for the
-# digest's chart (files.getUploadURLExternal, completeUploadExternal).
-SCOPES = ["app_mentions:read", "chat:write", "commands", "files:write", "im:history", "users:read"]
+# digest's chart (files.getUploadURLExternal, completeUploadExternal); channels:read and
+# groups:read for a standup's roster (conversations.members of a public or private channel).
+SCOPES = [
+    "app_mentions:read",
+    "channels:read",
+    "chat:write",
+    "commands",
+    "files:write",
+    "groups:read",
+    "im:history",
+    "users:read",
+]
 BOT_EVENTS = ["app_mention", "message.im"]
 EVENTS_PATH = "/slack/events"
 
