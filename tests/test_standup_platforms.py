@@ -72,8 +72,8 @@ async def test_slack_prompt_button_opens_a_form_and_the_answer_reaches_the_summa
     [prompt] = slack.fake.called("chat.postMessage")
     assert prompt["channel"] == "C111"
     assert prompt["blocks"][0]["text"]["text"] == "*Standup time, 2026-11-24 (Tue)*"
-    [button] = prompt["blocks"][-1]["elements"]
-    assert button["text"]["text"] == "Answer"
+    button, later, skip = prompt["blocks"][-1]["elements"]
+    assert [b["text"]["text"] for b in (button, later, skip)] == ["Answer", "Later", "Skip today"]
     click = fixture_json("slack_block_actions.json")
     click["user"]["id"] = "W111"
     click["container"].update({"message_ts": "111.222", "is_ephemeral": False})
@@ -84,12 +84,17 @@ async def test_slack_prompt_button_opens_a_form_and_the_answer_reaches_the_summa
     [opened] = slack.fake.called("views.open")
     meta = opened["view"]["private_metadata"]
     assert json.loads(meta)["command"] == "standup"
+    assert [b["label"]["text"] for b in opened["view"]["blocks"]] == [
+        "What did you do yesterday?", "What will you do today?", "Anything blocking you? (or none)"
+    ]  # fmt: skip
     submission = fixture_json("slack_view_submission.json")
     submission["user"]["id"] = "W111"
     submission["view"].update({
         "callback_id": "tb:ask", "private_metadata": meta,
-        "state": {"values": {"answer": {"answer": {
-            "type": "plain_text_input", "value": "y: wrote docs t: review b: none"}}}},
+        "state": {"values": {
+            f"answer_{n}": {"answer": {"type": "plain_text_input", "value": value}}
+            for n, value in enumerate(("wrote docs", "review", "none"), start=1)
+        }},
     })  # fmt: skip
     assert (await slack.interact(submission)).status_code == 200
     assert reports(db) == [("wrote docs", "review", "none")]
@@ -141,12 +146,24 @@ async def test_feishu_prompt_card_has_a_form_whose_submission_is_the_answer(
     assert card["header"]["title"]["content"] == "Standup time, 2026-11-24 (Tue)"
     [form] = [e for e in card["body"]["elements"] if e["tag"] == "form"]
     submit = next(e for e in form["elements"] if e["tag"] == "button")
-    assert submit["behaviors"][0]["value"] == {"command": "standup"}
-    response = await feishu.callback(
-        card_event("standup", answer="昨天: 写文档 今天: 评审 阻塞: 无")
-    )
+    value = submit["behaviors"][0]["value"]
+    assert value == {"command": "standup", "fields": ["y", "t", "b"]}
+    inputs = [e for e in form["elements"] if e["tag"] == "input"]
+    assert [(i["name"], i["label"]["content"]) for i in inputs] == [
+        ("answer_1", "What did you do yesterday?"),
+        ("answer_2", "What will you do today?"),
+        ("answer_3", "Anything blocking you? (or none)"),
+    ]
+    event = card_event("standup", value=value)
+    event["event"]["action"]["form_value"] = {
+        "answer_1": "写文档", "answer_2": "评审", "answer_3": "无"
+    }  # fmt: skip
+    response = await feishu.callback(event)
     assert response.json()["toast"] == {
         "type": "info",
         "content": "Saved your standup for 2026-11-24 (Tue). You can change it until 10:30.",
     }
     assert reports(db) == [("写文档", "评审", "无")]
+    # A card posted before its form had a field per question still answers in one line.
+    response = await feishu.callback(card_event("standup", answer="t: 评审和合并"))
+    assert reports(db) == [("写文档", "评审和合并", "无")]
