@@ -198,7 +198,10 @@ def _form(ctx: Ctx, config: StandupConfig, day: date) -> Reply:
     return Reply(
         title=ctx.t("standup.form_title", day=day, cutoff=config.cutoff.strftime("%H:%M")),
         lines=syntax(ctx.catalog, ctx.locale, questions),
-        buttons=(answer_button(ctx.catalog, ctx.locale, questions),),
+        buttons=(
+            answer_button(ctx.catalog, ctx.locale, questions),
+            *later_buttons(ctx.catalog, ctx.locale),
+        ),
     )
 
 
