@@ -117,7 +117,9 @@ def render(reply: Reply, *, style: Style | None = None) -> str:
         out.append(style.dim("  " + plain(line)))
     if reply.buttons:
         actions = " | ".join(
-            f"{plain(b.label)}: {b.command}" + (f" <{plain(b.asks)}>" if b.asks else "")
+            f"{plain(b.label)}: {b.command}"
+            + (f" <{plain(b.asks)}>" if b.asks else "")
+            + "".join(f" {key}: <{plain(label)}>" for key, label in b.form)
             for b in reply.buttons
         )
         out.append(style.dim(f"  ▸ {actions}"))

@@ -41,6 +41,8 @@ STATE_ERRORS = frozenset(
         "standup_closed",
         "standup_blocker_task",
         "standup_unknown_report",
+        "standup_no_question",
+        "standup_later_too_late",
         "away_none_on",
         "away_past",
         "away_past_cancel",

@@ -166,6 +166,17 @@ def with_answer(command: str, answer: str) -> str:
     return f'{command} "{answer.replace(chr(34), "”")}"'
 
 
+def with_answers(command: str, answers: list[tuple[str, str]]) -> str:
+    """A button's command with the texts of its form's fields, each as `key: "text"` (the
+    text one quoted word, as in `with_answer`); empty fields add nothing."""
+    out = command
+    for key, answer in answers:
+        answer = answer.strip()
+        if answer:
+            out += f' {key}: "{answer.replace(chr(34), "”")}"'
+    return out
+
+
 def _takes_no_value(word: str) -> bool:
     """A word that cannot be the value of a `name: ` before it: an option, a mention."""
     return word.startswith("@") or (not isinstance(word, Quoted) and bool(_OPTION.match(word)))

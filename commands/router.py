@@ -267,10 +267,10 @@ class Router:
                     _trace.command = "standup.dm"
                 return standup_dm.answer(ctx, asked, normalize(inbound.text))
             spec, rest = self.resolve(words)
-            if asked is not None and spec.id == "standup.answer":
+            if asked is not None and spec.id in standup_dm.ASKING_CHANNELS:
                 if _trace is not None:
                     _trace.command = spec.id
-                return standup_dm.in_asking_channel(ctx, asked, Args(rest))
+                return standup_dm.in_asking_channel(ctx, asked, spec, Args(rest))
             if _trace is not None:
                 _trace.command = spec.id
             try:

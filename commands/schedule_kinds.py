@@ -14,6 +14,7 @@ KINDS: tuple[ScheduleKind, ...] = (
     standup_posts.DM_PROMPT,
     standup_posts.REMINDER,
     standup_posts.SUMMARY,
+    standup_posts.LATER,
     digest.KIND,
     alerts.MILESTONE_KIND,
     alerts.NUDGES_KIND,

@@ -37,14 +37,33 @@ from commands.dates import date_order
 from commands.errors import CommandError
 from commands.i18n import Catalog
 from commands.parsing import parse_clock, parse_zone, read_date, split_options
-from commands.permissions import Permission
+from commands.permissions import Permission, authorize
 from commands.registry import Args, CommandSpec
+from commands.standup_questions import (
+    BLOCKER_MARK,
+    MAX_QUESTION,
+    MAX_QUESTIONS,
+    Question,
+    answers_of,
+    put_answers,
+    questions_of,
+    stored,
+    wording,
+)
 from commands.standup_roster import members, roster
-from commands.types import Button, Field, Reply, Rich, Tone, Visibility
+from commands.types import Button, Field, Lit, Reply, Rich, Span, Tone, Visibility
 from storage import repo
 from storage import standup as store
-from storage.models import ChannelBinding, StandupAway, StandupConfig, StandupDm, StandupReport
+from storage.models import (
+    ChannelBinding,
+    StandupAway,
+    StandupConfig,
+    StandupDm,
+    StandupReport,
+    StandupSnooze,
+)
 
+SNOOZE = timedelta(minutes=30)  # "later" asks again this much later
 ONE_DAY = timedelta(days=1)
 MAX_PART = 1000
 MAX_AWAY_DAYS = 366
@@ -89,6 +108,8 @@ _LABEL = re.compile(
     r"(?:^|(?<=\s))(" + "|".join(sorted(_PARTS, key=len, reverse=True)) + r")\s*:",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"(?:^|(?<=\s))([1-9])\s*[:：]")
+_DEFAULT_INDEX = {"yesterday": 0, "today": 1, "blockers": 2}
 CANCEL_WORDS = {"off", "cancel", "取消", "撤销"}  # `/standup away off [date]`
 _NONE = {"", "none", "no", "n/a", "-", "—", "无", "没有", "暂无"}
 
@@ -109,6 +130,31 @@ def parse_answer(text: str) -> dict[str, str]:
     return parts
 
 
+def parse_numbered(text: str) -> dict[int, str]:
+    """`1: … 2: …` into answers by question number; unlabelled text answers the first."""
+    marks = list(_NUMBER.finditer(text))
+    parts: dict[int, str] = {}
+    head = text[: marks[0].start()] if marks else text
+    if head.strip():
+        parts[1] = head.strip()
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        parts[int(mark.group(1))] = text[mark.end() : end].strip()
+    return parts
+
+
+def answers_given(text: str, questions: tuple[Question, ...]) -> dict[int, str]:
+    """An answer's parts by question (0-based): `1: … 2: …` always; with the default
+    questions also `y: … t: … b: …` (or 昨天: 今天: 阻塞:), unlabelled text being today's."""
+    if _NUMBER.search(text) or any(q.own for q in questions):
+        given = parse_numbered(text)
+        extra = sorted(n for n in given if n > len(questions))
+        if extra:
+            raise CommandError("standup_no_question", number=extra[0], count=len(questions))
+        return {n - 1: value for n, value in given.items()}
+    return {_DEFAULT_INDEX[name]: value for name, value in parse_answer(text).items()}
+
+
 def has_blocker(text: str) -> bool:
     return text.strip().lower() not in _NONE
 
@@ -127,7 +173,8 @@ def answer(ctx: Ctx, args: Args) -> Reply:
         raise CommandError("standup_no_meeting", day=day)
     if local.time() >= config.cutoff:
         raise CommandError("standup_closed", cutoff=config.cutoff.strftime("%H:%M"))
-    parts = parse_answer(text)
+    questions = questions_of(config)
+    parts = answers_given(text, questions)
     if not parts:
         raise CommandError("standup_empty")
     if any(len(v) > MAX_PART for v in parts.values()):
@@ -139,8 +186,7 @@ def answer(ctx: Ctx, args: Args) -> Reply:
         report = StandupReport(
             config_id=config.id, member_id=ctx.member_id, day=day, created_at=ctx.now
         )
-    for name, value in parts.items():
-        setattr(report, name, value)
+    put_answers(report, questions, parts)
     report.updated_at = ctx.now
     ctx.session.add(report)
     ctx.session.flush()
@@ -148,35 +194,149 @@ def answer(ctx: Ctx, args: Args) -> Reply:
         title=ctx.t(
             "standup.saved", day=day, cutoff=config.cutoff.strftime("%H:%M"), edited=edited
         ),
-        fields=_report_fields(ctx.catalog, ctx.locale, report),
+        fields=report_fields(ctx.catalog, ctx.locale, report, questions),
         tone=Tone.SUCCESS,
     )
 
 
 def _form(ctx: Ctx, config: StandupConfig, day: date) -> Reply:
     """Bare /standup: the way to answer, with a button that opens a form."""
+    questions = questions_of(config)
     return Reply(
         title=ctx.t("standup.form_title", day=day, cutoff=config.cutoff.strftime("%H:%M")),
-        lines=ctx.t_lines("standup.syntax"),
-        buttons=(answer_button(ctx.catalog, ctx.locale),),
+        lines=syntax(ctx.catalog, ctx.locale, questions),
+        buttons=(
+            answer_button(ctx.catalog, ctx.locale, questions),
+            *later_buttons(ctx.catalog, ctx.locale),
+        ),
     )
 
 
-def answer_button(catalog: Catalog, locale: str) -> Button:
+def syntax(catalog: Catalog, locale: str, questions: tuple[Question, ...]) -> tuple[Rich, ...]:
+    """How to answer: the old `y: t: b:` line for the default questions; a team's own
+    questions numbered, to be answered `1: … 2: …`."""
+    if not any(q.own for q in questions):
+        return catalog.lines(locale, "standup.syntax")
+    return (
+        *(
+            catalog.text(locale, "standup.question_line", number=i, text=q.text, blocker=q.blocker)
+            for i, q in enumerate(questions, start=1)
+        ),
+        *catalog.lines(locale, "standup.syntax_numbered", count=len(questions)),
+    )
+
+
+def answer_key(questions: tuple[Question, ...], index: int) -> str:
+    """The label an answer to the question at `index` is given with (`y`, `2`)."""
+    if any(q.own for q in questions):
+        return str(index + 1)
+    return ("y", "t", "b")[_DEFAULT_INDEX[questions[index].key]]
+
+
+def answer_button(catalog: Catalog, locale: str, questions: tuple[Question, ...]) -> Button:
+    """Answer: a form with one field per question, each given back as `<key>: "…"`."""
     return Button(
         catalog.text(locale, "standup.btn_answer"),
         "standup",
         "standup_answer",
         "primary",
-        asks=catalog.text(locale, "standup.ask"),
+        form=tuple(
+            (answer_key(questions, i), wording(catalog, locale, q)) for i, q in enumerate(questions)
+        ),
     )
 
 
-def _report_fields(catalog: Catalog, locale: str, report: StandupReport) -> tuple[Field, ...]:
+def report_fields(
+    catalog: Catalog, locale: str, report: StandupReport, questions: tuple[Question, ...]
+) -> tuple[Field, ...]:
     return tuple(
-        Field(catalog.text(locale, f"standup.label_{name}"), Rich.val(value))
-        for name in ("yesterday", "today", "blockers")
-        if (value := getattr(report, name))
+        Field(label_of(catalog, locale, q), Rich.val(value))
+        for q, value in zip(questions, answers_of(report, questions), strict=True)
+        if value
+    )
+
+
+def label_of(catalog: Catalog, locale: str, question: Question) -> Rich:
+    """A question's short name beside its answer: Yesterday, or the team's question."""
+    if question.text is not None:
+        return Rich.val(question.text)
+    return catalog.text(locale, f"standup.label_{question.key}")
+
+
+# -- questions -------------------------------------------------------------------------
+
+_SET_WORDS = {"set", "设置", "设为"}
+_RESET_WORDS = {"reset", "default", "defaults", "重置", "恢复", "默认"}
+
+
+def questions(ctx: Ctx, args: Args) -> Reply:
+    """`questions` shows them; `questions set "…" | "…"` (admins) sets the team's own, a
+    leading `!` marking the blocker question; `questions reset` (admins) goes back to the
+    default three."""
+    words = list(args.words)
+    if not words:
+        config = _config_or_none(ctx)
+        if config is None:
+            return _none_yet(ctx)
+        return _questions_reply(ctx, config)
+    verb = words[0].lower()
+    if verb not in _SET_WORDS | _RESET_WORDS:
+        raise CommandError("unexpected_words", value=" ".join(words))
+    authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
+    config = _config(ctx)
+    if verb in _RESET_WORDS:
+        if len(words) > 1:
+            raise CommandError("unexpected_words", value=" ".join(words[1:]))
+        config.questions = None
+        title = ctx.t("standup.questions_reset")
+    else:
+        config.questions = stored(parse_questions(" ".join(words[1:])))
+        title = ctx.t("standup.questions_saved", count=len(config.questions))
+    config.updated_at = ctx.now
+    ctx.session.add(config)
+    ctx.session.flush()
+    shown = _questions_reply(ctx, config)
+    return Reply(title=title, lines=shown.lines, visibility=Visibility.CHANNEL, tone=Tone.SUCCESS)
+
+
+def parse_questions(text: str) -> list[Question]:
+    """`"…" | "…" | !"…"`: 1 to 5 questions separated by `|`, each quoted or not; a
+    leading `!` marks the one blocker question."""
+    out = []
+    for n, raw in enumerate(text.split("|"), start=1):
+        part = raw.strip()
+        blocker = part.startswith(BLOCKER_MARK)
+        part = part.removeprefix(BLOCKER_MARK).strip()
+        if len(part) >= 2 and part[0] == part[-1] == '"':
+            part = part[1:-1].strip()
+        if not part:
+            continue
+        if len(part) > MAX_QUESTION:
+            raise CommandError("question_too_long", limit=MAX_QUESTION)
+        out.append(Question(f"q{n}", part, blocker=blocker))
+    if not 1 <= len(out) <= MAX_QUESTIONS:
+        raise CommandError("questions_count", count=len(out), most=MAX_QUESTIONS)
+    if sum(q.blocker for q in out) > 1:
+        raise CommandError("questions_two_blockers")
+    return out
+
+
+def _questions_reply(ctx: Ctx, config: StandupConfig) -> Reply:
+    asked = questions_of(config)
+    own = any(q.own for q in asked)
+    lines = tuple(
+        ctx.t(
+            "standup.question_line",
+            number=i,
+            text=wording(ctx.catalog, ctx.locale, q),
+            blocker=q.blocker,
+        )
+        for i, q in enumerate(asked, start=1)
+    )
+    return Reply(
+        title=ctx.t("standup.questions_title", own=own),
+        lines=lines,
+        footer=(ctx.t("standup.questions_how"),),
     )
 
 
@@ -342,11 +502,26 @@ def status(ctx: Ctx, args: Args) -> Reply:
     unknown = unknown_years(config.calendar, {day.year, (day + UNKNOWN_YEAR_AHEAD).year})
     if unknown:
         lines += (ctx.t("standup.calendar_unknown", calendar=config.calendar, years=unknown),)
+    asked = questions_of(config)
     return Reply(
         title=ctx.t("standup.status_title", day=day, workday=workday),
-        fields=_config_fields(ctx, config, next_day(config, after=ctx.now)),
+        fields=(
+            *_config_fields(ctx, config, next_day(config, after=ctx.now)),
+            Field(
+                ctx.t("standup.label_questions"),
+                _joined([label_of(ctx.catalog, ctx.locale, q) for q in asked]),
+            ),
+        ),
         lines=lines,
     )
+
+
+def _joined(parts: list[Rich]) -> Rich:
+    spans: list[Span] = []
+    for i, part in enumerate(parts):
+        spans += [Lit(" · ")] if i else []
+        spans += part.spans
+    return Rich(tuple(spans))
 
 
 def away(ctx: Ctx, args: Args) -> Reply:
@@ -426,6 +601,91 @@ def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
     )
 
 
+# -- later and skip ----------------------------------------------------------------------
+
+
+def snooze(session: Session, *, config: StandupConfig, member_id: int, now: datetime) -> datetime:
+    """ "Later": the member is asked again by DM `SNOOZE` from now (the clock's `LATER`
+    kind in commands/standup_posts.py). Refused on a day without standup, once the
+    cutoff is past, or when the new ask would come at or after it. Returns when."""
+    assert config.id is not None
+    day = _open_day(config, now)
+    due = now + SNOOZE
+    cutoff = datetime.combine(day, config.cutoff, ZoneInfo(config.timezone))
+    if due >= cutoff:
+        raise CommandError("standup_later_too_late", cutoff=config.cutoff.strftime("%H:%M"))
+    number = store.snoozes_of(session, config_id=config.id, member_id=member_id, day=day) + 1
+    session.add(
+        StandupSnooze(
+            config_id=config.id,
+            member_id=member_id,
+            day=day,
+            number=number,
+            due=due,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return due
+
+
+def skip_today(session: Session, *, config: StandupConfig, member_id: int, now: datetime) -> date:
+    """ "Skip today": the member is away for the standup's day (a one-day leave in its
+    project), so the summary and participation count them away, not missing. Refused
+    on a day without standup and once the cutoff is past. Returns the day."""
+    day = _open_day(config, now)
+    binding = session.get(ChannelBinding, config.binding_id)
+    assert binding is not None
+    if member_id not in store.away_on(session, project_id=binding.project_id, day=day):
+        session.add(
+            StandupAway(
+                project_id=binding.project_id,
+                member_id=member_id,
+                start=day,
+                end=day,
+                created_at=now,
+            )
+        )
+        session.flush()
+    return day
+
+
+def _open_day(config: StandupConfig, now: datetime) -> date:
+    """The standup's local day, when its answers are open now."""
+    local = now.astimezone(ZoneInfo(config.timezone))
+    day = local.date()
+    if not is_workday(day, days=parse_days(config.days), calendar=config.calendar):
+        raise CommandError("standup_no_meeting", day=day)
+    if local.time() >= config.cutoff:
+        raise CommandError("standup_closed", cutoff=config.cutoff.strftime("%H:%M"))
+    return day
+
+
+def later(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx, lock=True)
+    due = snooze(ctx.session, config=config, member_id=ctx.member_id, now=ctx.now)
+    at = due.astimezone(ZoneInfo(config.timezone)).strftime("%H:%M")
+    return Reply(title=ctx.t("standup.later_saved", at=at), tone=Tone.SUCCESS)
+
+
+def skip(ctx: Ctx, args: Args) -> Reply:
+    if args.words:
+        raise CommandError("unexpected_words", value=args.rest())
+    config = _config(ctx, lock=True)
+    day = skip_today(ctx.session, config=config, member_id=ctx.member_id, now=ctx.now)
+    return Reply(title=ctx.t("standup.skip_saved", day=day), tone=Tone.SUCCESS)
+
+
+def later_buttons(catalog: Catalog, locale: str) -> tuple[Button, ...]:
+    """The prompt's and the reminders' "Later" and "Skip today"."""
+    return (
+        Button(catalog.text(locale, "standup.btn_later"), "standup later", "standup_later"),
+        Button(catalog.text(locale, "standup.btn_skip"), "standup skip", "standup_skip"),
+    )
+
+
 def blocker_task(ctx: Ctx, args: Args) -> Reply:
     """The summary's "make it a task": a task from one report's blocker, R its author."""
     from commands.task import created_reply
@@ -449,12 +709,12 @@ def blocker_task(ctx: Ctx, args: Args) -> Reply:
     return created_reply(ctx, task, responsible=[report.member_id])
 
 
-# -- snooze and skip (DM mode's "later" and "skip") ---------------------------------------
+# -- DM mode's "later" and "skip" --------------------------------------------------------
 
 
-def snooze(asked: StandupDm, *, now: datetime) -> datetime | None:
-    """ "Later": the pending question is asked again in `SNOOZE`, if that is before the
-    cutoff; None when it would not be (the question stays pending, unanswered)."""
+def snooze_question(asked: StandupDm, *, now: datetime) -> datetime | None:
+    """ "Later" in a DM standup: the pending question is asked again in `SNOOZE`, if that is
+    before the cutoff; None when it would not be (the question stays pending, unanswered)."""
     again = now + SNOOZE
     if again >= asked.until:
         return None
@@ -464,18 +724,9 @@ def snooze(asked: StandupDm, *, now: datetime) -> datetime | None:
     return again
 
 
-def skip_today(session: Session, *, asked: StandupDm, project_id: int, now: datetime) -> None:
-    """ "Skip today": the day counts as away for the member (not missing), and nothing more
-    is asked."""
-    session.add(
-        StandupAway(
-            project_id=project_id,
-            member_id=asked.member_id,
-            start=asked.day,
-            end=asked.day,
-            created_at=now,
-        )
-    )
+def skip_asked(session: Session, *, asked: StandupDm, config: StandupConfig, now: datetime) -> None:
+    """ "Skip" in a DM standup: the day counts as away (`skip_today`), nothing more is asked."""
+    skip_today(session, config=config, member_id=asked.member_id, now=now)
     asked.finished_at = now
     asked.updated_at = now
     session.add(asked)
@@ -544,10 +795,11 @@ SPECS = [
         group="standup",
         name="answer",
         handler=answer,
-        usage="/standup [y: <text>] [t: <text>] [b: <text>]",
+        usage="/standup [y: <text>] [t: <text>] [b: <text>] | 1: <text> 2: <text> …",
         examples=(
             "/standup y: wrote the SRS t: review it b: none",
             "/standup 昨天: 写需求 今天: 评审 阻塞: 无",
+            "/standup 1: shipped the export 2: the importer 3: none",
         ),
         aliases=("回答",),
     ),
@@ -579,6 +831,18 @@ SPECS = [
     ),
     CommandSpec(
         group="standup",
+        name="questions",
+        handler=questions,
+        usage='/standup questions [set "<question>" | … | !"<blocker question>" | reset]',
+        examples=(
+            "/standup questions",
+            '/standup questions set "What did you ship?" | "What is next?" | !"Blocked by?"',
+            "/standup questions reset",
+        ),
+        aliases=("问题",),
+    ),
+    CommandSpec(
+        group="standup",
         name="status",
         handler=status,
         usage="/standup status",
@@ -607,6 +871,22 @@ SPECS = [
     ),
     CommandSpec(
         group="standup",
+        name="later",
+        handler=later,
+        usage="/standup later",
+        examples=("/standup later",),
+        aliases=("稍后", "晚点"),
+    ),
+    CommandSpec(
+        group="standup",
+        name="skip",
+        handler=skip,
+        usage="/standup skip",
+        examples=("/standup skip",),
+        aliases=("跳过",),
+    ),
+    CommandSpec(
+        group="standup",
         name="task",
         handler=blocker_task,
         usage="/standup task <report>",
@@ -616,7 +896,10 @@ SPECS = [
 
 
 # The sub-commands a lone word after /standup may be a typo of (`/standup stauts`).
-_NAMES = ("status", "config", "off", "away", "task", "answer", "members", "history", "report")
+_NAMES = (
+    "status", "config", "off", "away", "task", "answer", "members", "history", "report",
+    "questions", "later", "skip",
+)  # fmt: skip
 
 
 def fallback(words: list[str]) -> str | None:

@@ -26,8 +26,8 @@ from commands import standup
 from commands.context import Ctx
 from commands.errors import CommandError
 from commands.i18n import Catalog
-from commands.registry import Args
-from commands.standup_questions import Question, questions_of
+from commands.registry import Args, CommandSpec
+from commands.standup_questions import Question, put_answers, questions_of, wording
 from commands.types import Field, Post, Reply, Rich, Tone, Visibility
 from storage import repo
 from storage import standup as store
@@ -42,7 +42,6 @@ from storage.models import (
 
 LATER_WORDS = frozenset({"later", "snooze", "稍后", "晚点", "等会", "等一下"})
 SKIP_WORDS = frozenset({"skip", "skip today", "跳过", "今天跳过"})
-_COLUMNS = ("yesterday", "today", "blockers")  # the report's own columns
 
 
 def pending(ctx: Ctx) -> StandupDm | None:
@@ -56,12 +55,6 @@ def answers_in_words(ctx: Ctx, asked: StandupDm) -> bool:
     the form answer it (the person was never asked a question in words)."""
     config = ctx.session.get(StandupConfig, asked.config_id)
     return config is not None and config.mode == "dm"
-
-
-def question_text(catalog: Catalog, locale: str, question: Question) -> Rich:
-    if question.text is not None:
-        return Rich.val(question.text)
-    return catalog.text(locale, f"standup.q_{question.key}")
 
 
 def ask(
@@ -78,7 +71,7 @@ def ask(
     questions = questions_of(config)
     step = min(asked.step, len(questions) - 1)
     return Reply(
-        title=question_text(catalog, locale, questions[step]),
+        title=wording(catalog, locale, questions[step]),
         lines=(lead,) if lead else (),
         footer=(
             catalog.text(
@@ -158,7 +151,7 @@ def answer(ctx: Ctx, asked: StandupDm, text: str) -> Reply:
     t = ctx.catalog.text
     word = " ".join(text.lower().split())
     if word in LATER_WORDS:
-        again = standup.snooze(asked, now=ctx.now)
+        again = standup.snooze_question(asked, now=ctx.now)
         ctx.session.add(asked)
         cutoff = there.config.cutoff.strftime("%H:%M")
         if again is None:
@@ -167,7 +160,7 @@ def answer(ctx: Ctx, asked: StandupDm, text: str) -> Reply:
         return Reply(title=t(there.locale, "standup.dm_snoozed", at=local.strftime("%H:%M")))
     if word in SKIP_WORDS:
         assert there.project.id is not None
-        standup.skip_today(ctx.session, asked=asked, project_id=there.project.id, now=ctx.now)
+        standup.skip_asked(ctx.session, asked=asked, config=there.config, now=ctx.now)
         return Reply(title=t(there.locale, "standup.dm_skipped", day=asked.day), tone=Tone.SUCCESS)
     if len(text) > standup.MAX_PART:
         raise CommandError("title_too_long", limit=standup.MAX_PART)
@@ -194,7 +187,11 @@ def _finish(ctx: Ctx, there: _Asking, asked: StandupDm, questions: tuple[Questio
         report = StandupReport(
             config_id=there.config.id, member_id=ctx.member_id, day=asked.day, created_at=ctx.now
         )
-    fill(report, questions, asked.answers)
+    put_answers(
+        report,
+        questions,
+        {i: str(asked.answers.get(q.key, "")) for i, q in enumerate(questions)},
+    )
     report.updated_at = ctx.now
     ctx.session.add(report)
     asked.finished_at = ctx.now
@@ -202,7 +199,7 @@ def _finish(ctx: Ctx, there: _Asking, asked: StandupDm, questions: tuple[Questio
     ctx.session.flush()
     t = ctx.catalog.text
     fields = tuple(
-        Field(question_text(ctx.catalog, there.locale, q), Rich.val(asked.answers.get(q.key, "")))
+        Field(wording(ctx.catalog, there.locale, q), Rich.val(asked.answers.get(q.key, "")))
         for q in questions
         if asked.answers.get(q.key)
     )
@@ -231,26 +228,15 @@ def _finish(ctx: Ctx, there: _Asking, asked: StandupDm, questions: tuple[Questio
     )
 
 
-def fill(report: StandupReport, questions: tuple[Question, ...], answers: dict[str, str]) -> None:
-    """The answers into the report: the three questions of DESIGN.md into their columns; a
-    team's own questions: the blocker question's into `blockers`, the others into `today`,
-    each after its question."""
-    others = []
-    for q in questions:
-        value = str(answers.get(q.key, ""))
-        if q.key in _COLUMNS:
-            setattr(report, q.key, value)
-        elif q.blocker:
-            report.blockers = value
-        elif value:
-            others.append(f"{q.text}: {value}" if q.text else value)
-    if others:
-        report.today = " · ".join(filter(None, [report.today, *others]))
+# The standup commands that, typed or pressed in a DM with a pending standup, act on the
+# standup of the channel that asked (the reminder's Answer, Later and Skip today buttons).
+ASKING_CHANNELS = frozenset({"standup.answer", "standup.later", "standup.skip"})
 
 
-def in_asking_channel(ctx: Ctx, asked: StandupDm, args: Args) -> Reply:
-    """`/standup …` typed in a DM with a pending standup: the answer goes to the standup
-    of the channel that asked, as if typed there; the DM's questions end with it."""
+def in_asking_channel(ctx: Ctx, asked: StandupDm, spec: CommandSpec, args: Args) -> Reply:
+    """`/standup …` (an answer, `later`, `skip`) typed or pressed in a DM with a pending
+    standup: it acts on the standup of the channel that asked, as if typed there. An answer
+    ends the DM's questions; so does skip (a skipped day is asked no more)."""
     there = _Asking(ctx, asked)
     is_admin = ctx.member_id in repo.admin_ids(ctx.session, project_id=there.project.id or 0)
     moved = replace(
@@ -263,8 +249,8 @@ def in_asking_channel(ctx: Ctx, asked: StandupDm, args: Args) -> Reply:
         _people=dict(ctx._people),
         _today=None,
     )
-    reply = standup.answer(moved, args)
-    if args.words:
+    reply = spec.handler(moved, args)
+    if (spec.id == "standup.answer" and args.words) or spec.id == "standup.skip":
         asked.finished_at = ctx.now
         asked.updated_at = ctx.now
         ctx.session.add(asked)

@@ -5,6 +5,12 @@ the prompt at `at`, reminds one to one those of the team who have not answered (
 hour before the cutoff, or halfway when the window is shorter), and posts the summary at
 the cutoff. Each is a `ScheduleKind` (see commands/schedule.py): `PROMPT`, `REMINDER`,
 `SUMMARY`, keyed `standup:<config>:prompt|reminder|summary`.
+
+`LATER` asks again by DM whoever said "later" (`/standup later`, the button): one
+occurrence per stored snooze, keyed `standup:<config>:later:<member>:<n>` (the member's
+n-th "later" of the day), due 30 minutes after it was asked, useful until the cutoff, and
+sent only while that member has still not answered. A snooze is a one-off, so it sets no
+cron job of its own: the clock's re-sync round (every 30 seconds) finds it due.
 """
 
 from __future__ import annotations
@@ -33,7 +39,17 @@ from commands.schedule import (
     end_of_day,
     local,
 )
-from commands.standup import BLOCKER_BUTTONS, answer_button, has_blocker, roll_call, team_on
+from commands.standup import (
+    BLOCKER_BUTTONS,
+    answer_button,
+    has_blocker,
+    label_of,
+    later_buttons,
+    roll_call,
+    syntax,
+    team_on,
+)
+from commands.standup_questions import answers_of, questions_of
 from commands.types import Button, Mention, Post, Reply, Rich, Tone, Visibility
 from storage import standup as store
 from storage.enums import Role
@@ -168,13 +184,14 @@ def place_of(session: Session, *, config_id: int, default_locale: str) -> Place 
 
 def prompt_post(catalog: Catalog, place: Place, *, day: date, late: bool) -> Post:
     t, loc = catalog.text, place.locale
+    questions = questions_of(place.config)
     reply = Reply(
         title=t(loc, "standup.prompt_title", day=day, late=late),
         lines=(
             t(loc, "standup.prompt_cutoff", cutoff=place.config.cutoff.strftime("%H:%M")),
-            *catalog.lines(loc, "standup.syntax"),
+            *syntax(catalog, loc, questions),
         ),
-        buttons=(answer_button(catalog, loc),),
+        buttons=(answer_button(catalog, loc, questions), *later_buttons(catalog, loc)),
         visibility=Visibility.CHANNEL,
     )
     return Post(platform=place.platform, reply=reply, channel_id=place.binding.channel_id)
@@ -186,6 +203,7 @@ def reminder_posts(
     roll = roll_call(session, config=place.config, day=day, now=now)
     people = mentions_of(session, roll.missing)
     cutoff = place.config.cutoff.strftime("%H:%M")
+    questions = questions_of(place.config)
     out = []
     for member_id in roll.missing:
         person = people[member_id]
@@ -212,8 +230,11 @@ def reminder_posts(
             title=catalog.text(
                 place.locale, "standup.reminder", day=day, cutoff=cutoff, channel=place.binding.name
             ),
-            lines=catalog.lines(place.locale, "standup.syntax"),
-            buttons=(answer_button(catalog, place.locale),),
+            lines=syntax(catalog, place.locale, questions),
+            buttons=(
+                answer_button(catalog, place.locale, questions),
+                *later_buttons(catalog, place.locale),
+            ),
         )
         out.append(Post(platform=person.platform, reply=reply, user_id=person.platform_user_id))
     return out
@@ -231,18 +252,28 @@ def summary_post(
     items: list[Rich] = []
     blockers: list[Rich] = []
     buttons: list[Button] = []
+    questions = questions_of(place.config)
+    own = any(q.own for q in questions)
     for report in roll.reports:
         who = people[report.member_id]
-        items.append(
-            t(
-                loc,
-                "standup.summary_item",
-                who=who,
-                yesterday=report.yesterday,
-                today=report.today,
-                blockers=report.blockers if has_blocker(report.blockers) else "",
+        if own:
+            answers = [
+                (label_of(catalog, loc, q), text, q.blocker and has_blocker(text))
+                for q, text in zip(questions, answers_of(report, questions), strict=True)
+                if not q.blocker or has_blocker(text)
+            ]
+            items.append(t(loc, "standup.summary_answers", who=who, answers=answers))
+        else:
+            items.append(
+                t(
+                    loc,
+                    "standup.summary_item",
+                    who=who,
+                    yesterday=report.yesterday,
+                    today=report.today,
+                    blockers=report.blockers if has_blocker(report.blockers) else "",
+                )
             )
-        )
         if has_blocker(report.blockers):
             accountable = _accountable_for(session, place.project, report.blockers)
             blockers.append(
@@ -296,6 +327,87 @@ def _accountable_for(session: Session, project: Project, text: str) -> list[Ment
     )
     people = mentions_of(session, sorted(set(ids)))
     return [people[i] for i in sorted(people)]
+
+
+def later_post(
+    session: Session, catalog: Catalog, place: Place, *, member_id: int, day: date, now: datetime
+) -> list[Post]:
+    """The DM of a "later": the questions again, while the member has not answered (and
+    has not skipped or gone away since)."""
+    roll = roll_call(session, config=place.config, day=day, now=now)
+    if member_id in roll.answered or member_id in roll.away:
+        return []
+    person = mentions_of(session, [member_id]).get(member_id)
+    if person is None or person.platform != place.platform:
+        return []
+    questions = questions_of(place.config)
+    reply = Reply(
+        title=catalog.text(
+            place.locale,
+            "standup.later_ask",
+            day=day,
+            cutoff=place.config.cutoff.strftime("%H:%M"),
+            channel=place.binding.name,
+        ),
+        lines=syntax(catalog, place.locale, questions),
+        buttons=(
+            answer_button(catalog, place.locale, questions),
+            *later_buttons(catalog, place.locale),
+        ),
+    )
+    return [Post(platform=person.platform, reply=reply, user_id=person.platform_user_id)]
+
+
+def _later_occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> list[Occurrence]:
+    out = []
+    for snooze, binding in store.snoozes_due(session, start=start, end=end):
+        if scope is not None and binding not in scope.bindings:
+            continue
+        place = places_of(session, config_ids=[snooze.config_id], default_locale="en").get(
+            snooze.config_id
+        )
+        if place is None:
+            continue
+        cutoff = local(snooze.day, place.config.cutoff, ZoneInfo(place.config.timezone))
+        out.append(
+            Occurrence(
+                LATER_NAME,
+                f"standup:{snooze.config_id}:later:{snooze.member_id}:{snooze.number}",
+                snooze.config_id,
+                snooze.day,
+                snooze.due,
+                cutoff,
+                part=str(snooze.member_id),
+            )
+        )
+    return out
+
+
+def _later_wakes(session: Session) -> dict[str, Wake]:
+    return {}  # one-offs: the re-sync round finds them (see the module's docstring)
+
+
+def _laters(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+    out = []
+    for d in due:
+        place = place_of(
+            session, config_id=d.occurrence.ref, default_locale=building.default_locale
+        )
+        out.append(
+            []
+            if place is None
+            else later_post(
+                session,
+                building.catalog,
+                place,
+                member_id=int(d.occurrence.part),
+                day=d.occurrence.day,
+                now=building.now,
+            )
+        )
+    return out
 
 
 # -- the kinds -----------------------------------------------------------------------------
@@ -504,3 +616,8 @@ DM_PROMPT = ScheduleKind(
 PROMPT = _kind("prompt", _prompts, batched=True)
 REMINDER = _kind("reminder", _reminders)
 SUMMARY = _kind("summary", _summaries)
+
+LATER_NAME = "standup_later"
+LATER = ScheduleKind(
+    name=LATER_NAME, occurrences=_later_occurrences, wakes=_later_wakes, posts=_laters
+)

@@ -112,7 +112,9 @@ class Button:
     """A button that runs `command` through the router as the person who pressed it.
 
     With `asks`, the platform first asks for a text (a modal, a form field)
-    and appends it to the command, e.g. the reason of `task block T-1`.
+    and appends it to the command, e.g. the reason of `task block T-1`. With `form`,
+    it asks for several, one field per (key, label), and appends each text given as
+    `key: "text"` (commands.parsing.with_answers), e.g. a standup's answers.
     """
 
     label: Rich
@@ -120,6 +122,7 @@ class Button:
     action_id: str
     style: str = "default"
     asks: Rich | None = None
+    form: tuple[tuple[str, Rich], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

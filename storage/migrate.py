@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from storage.db import Database
 
-HEAD = "0011"
+HEAD = "0012"
 UPGRADE_LOCK = 0x7E4B0751  # a PostgreSQL advisory lock id: one upgrading replica at a time
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -246,6 +246,11 @@ class StandupConfig(SQLModel, table=True):
         default="channel", max_length=8, sa_column_kwargs={"server_default": "channel"}
     )
     post: str = Field(default="each", max_length=8, sa_column_kwargs={"server_default": "each"})
+    # A team's own questions, in order: [{"text": "…", "blocker": bool}]; None: the
+    # default three (commands/standup_questions.py).
+    questions: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     enabled: bool = True
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -262,6 +267,9 @@ class StandupReport(SQLModel, table=True):
     yesterday: str = Field(default="", max_length=4000)
     today: str = Field(default="", max_length=4000)
     blockers: str = Field(default="", max_length=4000)
+    # The answers to a team's own questions, in their order ("" when not given); the
+    # blocker question's answer is also in `blockers`. None: the default questions.
+    answers: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -285,6 +293,21 @@ class StandupDm(SQLModel, table=True):
     finished_at: datetime | None = _when()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class StandupSnooze(SQLModel, table=True):
+    """ "Later": ask `member` again by DM at `due` (UTC), on `day` of a standup."""
+
+    __tablename__ = "standup_snooze"
+    __table_args__ = (UniqueConstraint("config_id", "member_id", "day", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    config_id: int = Field(foreign_key="standup_config.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    day: date
+    number: int  # 1, 2, …: the member's snoozes of that day, in order
+    due: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = _created()
 
 
 class StandupAway(SQLModel, table=True):

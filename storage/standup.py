@@ -24,6 +24,7 @@ from storage.models import (
     StandupReport,
     StandupRoster,
     StandupRosterMember,
+    StandupSnooze,
     Task,
     Workspace,
 )
@@ -397,3 +398,36 @@ def workspace_zones(session: Session, *, binding_id: int) -> set[str]:
         .distinct()
     ).all()
     return {zone for zone in rows if zone}
+
+
+# -- "later" -------------------------------------------------------------------------------
+
+
+def snoozes_of(session: Session, *, config_id: int, member_id: int, day: date) -> int:
+    """How many times the member said "later" to the standup on the day."""
+    return len(
+        session.exec(
+            select(StandupSnooze.id).where(
+                StandupSnooze.config_id == config_id,
+                StandupSnooze.member_id == member_id,
+                StandupSnooze.day == day,
+            )
+        ).all()
+    )
+
+
+def snoozes_due(
+    session: Session, *, start: datetime, end: datetime
+) -> list[tuple[StandupSnooze, int]]:
+    """The snoozes of enabled standups due in (start, end], with their standup's binding."""
+    rows = session.exec(
+        select(StandupSnooze, StandupConfig.binding_id)
+        .join(StandupConfig, col(StandupConfig.id) == StandupSnooze.config_id)
+        .where(
+            col(StandupConfig.enabled),
+            col(StandupSnooze.due) > start,
+            col(StandupSnooze.due) <= end,
+        )
+        .order_by(col(StandupSnooze.due))
+    ).all()
+    return [(snooze, binding) for snooze, binding in rows]

@@ -168,7 +168,8 @@ def test_help_fits_a_screen_grouped_by_what_people_do(chat: Chat) -> None:
         "Track work: /task add, list, show, start, done, reopen, block, unblock, assign, claim, "
         "due, edit, comment, delete, restore; /milestone add, list, show, done",
         "Roles (RACI): /raci show, set, matrix, check",
-        "Meetings: /standup answer, config, off, status, away, members, task, history, report; "
+        "Meetings: /standup answer, config, off, questions, status, away, members, later, skip, "
+        "task, history, report; "
         "/retro start, add, action, assign, list, reveal, group, vote, unvote, discuss, edit,"
         " delete, close",
         "Numbers: /kpi report, target; /digest show, weekly, daily, off, now, nudges",

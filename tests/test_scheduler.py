@@ -77,7 +77,7 @@ async def test_standup_posts_once_at_its_local_time_on_a_work_day(
     assert (prompt.platform, prompt.channel_id) == ("console", "general")
     assert prompt.reply.title.plain() == "Standup time, 2026-11-24 (Tue)"
     assert prompt.reply.buttons[0].command == "standup"
-    assert prompt.reply.buttons[0].asks is not None
+    assert [key for key, _ in prompt.reply.buttons[0].form] == ["y", "t", "b"]
     await engine.run_due(at(clock, "2026-11-24T09:31:00+08:00"))
     await engine.run_due(at(clock, "2026-11-24T09:45:00+08:00"))
     assert outbox.posts == []

@@ -329,6 +329,7 @@ def test_migration_0010_keeps_existing_standups_in_their_channel(chat: Chat) -> 
     with chat.db.engine.begin() as conn:
         assert conn.execute(text("SELECT at FROM standup_config")).all()
     command.upgrade(alembic_config(chat.db), migration.revision)
+    command.upgrade(alembic_config(chat.db), "head")  # the models read the latest schema
     with Session(chat.db.engine) as session:
         [config] = session.exec(select(StandupConfig)).all()
         assert (config.mode, config.post) == ("channel", "each")
@@ -356,3 +357,21 @@ async def test_a_channel_standups_reminder_is_answered_in_the_dm_into_that_chann
     await slack.slash("/standup", "y: fixed CI t: the build b: none", user="W333",
                       channel="D333", channel_name="directmessage")  # fmt: skip
     assert reports(db) == {"W333": (config_id(db), "fixed CI", "the build", "none")}
+
+
+async def test_skip_today_pressed_in_a_reminder_dm_counts_in_the_asking_channel(
+    slack: Harness, db: Database, clock: Clock
+) -> None:
+    """The reminder DM's Skip today (the command `standup skip`, run in the DM) records the
+    day away in #general's standup, where it used to find no standup in the DM."""
+    clock.now = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+    await slack.slash("/standup", "config time:09:30 tz:Asia/Shanghai cutoff:12:00")
+    await slack.slash("/task", "add Fix the build @me", user="W333")
+    engine = engine_with(slack.slack, clock)
+    clock.now = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 11:30: the reminder
+    await engine.run_due()
+    skipped = await slack.slash("/standup", "skip", user="W333", channel="D333",
+                                channel_name="directmessage")  # fmt: skip
+    assert "counted away" in skipped.json()["text"], skipped.json()["text"]
+    status = await slack.slash("/standup", "status")
+    assert "Away (1)" in json.dumps(status.json()), status.json()

@@ -146,6 +146,7 @@ def test_migration_0011_adds_an_empty_roster_and_keeps_the_standups(chat: Chat) 
     chat.say("mei", "task add Ship it @ana")
     command.downgrade(alembic_config(chat.db), roster_migration.down_revision)
     command.upgrade(alembic_config(chat.db), roster_migration.revision)
+    command.upgrade(alembic_config(chat.db), "head")  # the models read the latest schema
     with Session(chat.db.engine) as session:
         assert len(session.exec(select(StandupConfig)).all()) == 1
         assert session.exec(select(StandupRosterMember)).all() == []

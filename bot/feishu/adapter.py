@@ -44,13 +44,13 @@ from starlette.routing import BaseRoute, Route
 
 from bot.core import Background, Core
 from bot.feishu.api import FeishuApi, FeishuApiError, uuid_for
-from bot.feishu.render import card, cards, plain
+from bot.feishu.render import FORM_KEYS, card, cards, plain
 from bot.feishu.translate import command_of, object_of, text_of
 from bot.feishu.verify import Rejected, Verifier
 from bot.hub import DeliveryError, Hub, MemberRef, delivery_key
 from bot.limits import MAX_BODY
 from commands.i18n import Catalog
-from commands.parsing import with_answer
+from commands.parsing import with_answer, with_answers
 from commands.router import pick_locale
 from commands.types import Inbound, Reply, Tone, Visibility
 
@@ -277,7 +277,9 @@ class FeishuAdapter:
         action = object_of(event.get("action"))
         value = object_of(action.get("value"))
         command = text_of(value.get("command"))
-        answer = text_of(object_of(action.get("form_value")).get("answer")).strip()
+        form_value = object_of(action.get("form_value"))
+        answer = text_of(form_value.get("answer")).strip()
+        keys = value.get(FORM_KEYS)
         operator = object_of(event.get("operator"))
         context = object_of(event.get("context"))
         chat_id = text_of(context.get("open_chat_id"))
@@ -299,7 +301,9 @@ class FeishuAdapter:
             user_id=open_id,
             user_name=await self.name_of(open_id, within=within),
             user_locale=self.member_locale,
-            text=with_answer(command, answer),
+            text=with_answers(command, form_answers(keys, form_value))
+            if isinstance(keys, list)
+            else with_answer(command, answer),
             event_id=event_id,
         )
         job = asyncio.ensure_future(self.core.handle(inbound))
@@ -598,3 +602,16 @@ def undelivered(err: FeishuApiError) -> DeliveryError:
         PLATFORM, f"{err.uri}: HTTP {err.status} code {err.code} {err.msg}"[:300],
         transient=err.transient, retry_after=err.retry_after,
     )  # fmt: skip
+
+
+_FORM_KEY = re.compile(r"[A-Za-z0-9]{1,8}")
+
+
+def form_answers(keys: list[Any], form_value: dict[str, Any]) -> list[tuple[str, str]]:
+    """A form of several fields (render._form): each input's text with its key; keys that
+    are not ours (short words) are dropped."""
+    return [
+        (key, text_of(form_value.get(f"answer_{n}")))
+        for n, key in enumerate(keys, start=1)
+        if isinstance(key, str) and _FORM_KEY.fullmatch(key)
+    ]

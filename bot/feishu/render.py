@@ -42,6 +42,7 @@ REQUEST_MAX = 30 * 1024  # Feishu refuses a request body over 30 KB: 230025
 ENVELOPE = 2 * 1024  # receive_id, msg_type, uuid, chat_id, open_id, a toast: < 1 KB
 CARD_BUDGET = REQUEST_MAX - ENVELOPE  # the most request_bytes(card) may be
 MAX_CARDS = 5  # a reply is never more messages than this
+FORM_KEYS = "fields"  # a form's submit value: the keys of its inputs answer_1, answer_2, …
 _TEMPLATE = {Tone.ERROR: "red", Tone.WARNING: "orange", Tone.SUCCESS: "green", Tone.INFO: "blue"}
 _BUTTON_TYPE = {"primary": "primary", "danger": "danger"}
 _PAGE_MARK = " (9/9)"  # as long as any "(i/n)" with n <= MAX_CARDS
@@ -100,23 +101,38 @@ def _button(b: Button, origin: str | None) -> dict[str, Any]:
 
 
 def _form(b: Button, origin: str | None) -> dict[str, Any]:
-    """A button that needs a text first (a block's reason): an input and a submit button."""
-    assert b.asks is not None
+    """A button that needs a text first (a block's reason): an input and a submit button.
+    With several fields (a standup's questions), an input for each, named `answer_<n>`;
+    the submit button's value lists their keys (FORM_KEYS) for the callback."""
     submit = _button(b, origin)
     submit.update({"form_action_type": "submit", "name": f"submit_{b.action_id}"})
-    return {
-        "tag": "form",
-        "name": f"form_{b.action_id}",
-        "elements": [
+    if b.form:
+        submit["behaviors"][0]["value"][FORM_KEYS] = [key for key, _ in b.form]
+        inputs = [
+            {
+                "tag": "input",
+                "name": f"answer_{n}",
+                "label": {"tag": "plain_text", "content": cut(plain(label), 100)},
+                "label_position": "top",
+                "max_length": 1000,
+            }
+            for n, (_, label) in enumerate(b.form, start=1)
+        ]
+    else:
+        assert b.asks is not None
+        inputs = [
             {
                 "tag": "input",
                 "name": "answer",
                 "placeholder": {"tag": "plain_text", "content": cut(plain(b.asks), 100)},
                 "max_length": 500,
-            },
-            submit,
-        ],
-    }
+            }
+        ]
+    return {"tag": "form", "name": f"form_{b.action_id}", "elements": [*inputs, submit]}
+
+
+def asks(b: Button) -> bool:
+    return b.asks is not None or bool(b.form)
 
 
 def _table(reply: Reply, rows: list[dict[str, str]]) -> dict[str, Any]:
@@ -180,7 +196,7 @@ class _Layout:
         if image_key and reply.image is not None:
             tail.append(image(image_key, reply.image.alt))
         tail += [_md(markdown(line, ping=ping), text_size="notation") for line in reply.footer]
-        plain_buttons = [b for b in reply.buttons if b.asks is None]
+        plain_buttons = [b for b in reply.buttons if not asks(b)]
         if plain_buttons:
             tail.append({
                 "tag": "column_set",
@@ -190,7 +206,7 @@ class _Layout:
                     for b in plain_buttons
                 ],
             })  # fmt: skip
-        tail += [_form(b, origin) for b in reply.buttons if b.asks is not None]
+        tail += [_form(b, origin) for b in reply.buttons if asks(b)]
         self.tail = tail
 
     def body(self, start: int, end: int, *, last: bool, cut_off: bool) -> list[dict[str, Any]]:

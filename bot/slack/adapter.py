@@ -687,4 +687,5 @@ class SlackAdapter:
         """A button that needs a text first: its form, in the presser's language."""
         locale = pick_locale((await self.profile(form.user_id)).locale)
         await self.out.open_form(trigger_id=form.trigger_id, title=form.title,
-                                    label=form.label, meta=form.meta, locale=locale)  # fmt: skip
+                                 label=form.label, meta=form.meta, locale=locale,
+                                 fields=form.fields)  # fmt: skip

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from commands.parsing import with_answer
+from commands.parsing import with_answer, with_answers
 
 MAX_EVENT_ID = 100  # what a claimed event id may take of the column's 128 characters
 
@@ -146,23 +147,37 @@ class Form:
     title: str
     label: str
     meta: dict[str, Any]  # the form's private_metadata
+    fields: tuple[tuple[str, str], ...] = ()  # several inputs: (key, label) of each
+
+
+_FORM_KEY = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
 def form_of(body: dict[str, Any], action: dict[str, Any]) -> Form:
     spec = object_of(json_of(action.get("value")))
     where = pressed(body)
+    raw = spec.get("fields")
+    fields = tuple(
+        (text_of(f[0]), text_of(f[1]))
+        for f in (raw if isinstance(raw, list) else [])
+        if isinstance(f, list) and len(f) == 2 and _FORM_KEY.fullmatch(text_of(f[0]))
+    )
+    meta = {
+        "command": text_of(spec.get("command")),
+        "channel": where.channel_id,
+        "ts": where.message_ts,
+        "ephemeral": where.is_ephemeral,
+        "response_url": text_of(body.get("response_url")),
+    }
+    if fields:
+        meta["keys"] = [key for key, _ in fields]
     return Form(
         trigger_id=text_of(body.get("trigger_id")),
         user_id=text_of(object_of(body.get("user")).get("id")),
         title=text_of(spec.get("title")),
         label=text_of(spec.get("label")),
-        meta={
-            "command": text_of(spec.get("command")),
-            "channel": where.channel_id,
-            "ts": where.message_ts,
-            "ephemeral": where.is_ephemeral,
-            "response_url": text_of(body.get("response_url")),
-        },
+        meta=meta,
+        fields=fields,
     )
 
 
@@ -172,11 +187,22 @@ def of_submission(body: dict[str, Any], view: dict[str, Any]) -> tuple[Said, Pre
     meta = object_of(json_of(view.get("private_metadata")))
     values = object_of(object_of(view.get("state")).get("values"))
     answer = text_of(object_of(object_of(values.get("answer")).get("answer")).get("value"))
+    command = text_of(meta.get("command"))
+    keys = meta.get("keys")
+    if isinstance(keys, list):  # a form of several fields: answer_1, answer_2, …
+        text = with_answers(command, [
+            (key, text_of(object_of(object_of(values.get(f"answer_{n}")).get("answer"))
+                          .get("value")))
+            for n, key in enumerate(keys, start=1)
+            if isinstance(key, str) and _FORM_KEY.fullmatch(key)
+        ])  # fmt: skip
+    else:
+        text = with_answer(command, answer)
     said = Said(
         channel_id=text_of(meta.get("channel")),
         channel_name="",
         user_id=text_of(object_of(body.get("user")).get("id")),
-        raw_text=escape_for_parse(with_answer(text_of(meta.get("command")), answer)),
+        raw_text=escape_for_parse(text),
         event_id=event_key("view", str(view.get("id")), str(view.get("hash"))),
     )
     where = Pressed(

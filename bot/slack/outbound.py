@@ -199,10 +199,38 @@ class Outbox:
             log.error("response_url answered %s: %s", answer.status, answer.body[:200])
 
     async def open_form(
-        self, *, trigger_id: str, title: str, label: str, meta: dict[str, Any], locale: str
-    ) -> None:
+        self, *, trigger_id: str, title: str, label: str, meta: dict[str, Any], locale: str,
+        fields: tuple[tuple[str, str], ...] = (),
+    ) -> None:  # fmt: skip
         """A button that needs a text first (the reason of a block): a modal with one input;
+        with `fields` (a standup's questions), one optional input per field, `answer_<n>`.
         `meta` comes back with the submission."""
+        inputs = [
+            {
+                "type": "input",
+                "block_id": f"answer_{n}",
+                "optional": True,
+                "label": {"type": "plain_text", "text": cut(field_label or "?", 2000)},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "answer",
+                    "multiline": True,
+                    "max_length": 1000,
+                },
+            }
+            for n, (_, field_label) in enumerate(fields, start=1)
+        ] or [
+            {
+                "type": "input",
+                "block_id": "answer",
+                "label": {"type": "plain_text", "text": cut(label or "?", 2000)},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "answer",
+                    "max_length": 500,
+                },
+            }
+        ]
         view = {
             "type": "modal",
             "callback_id": ASK_CALLBACK,
@@ -216,18 +244,7 @@ class Outbox:
                 "type": "plain_text",
                 "text": plain(self.catalog.text(locale, "common.btn_cancel")),
             },
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "answer",
-                    "label": {"type": "plain_text", "text": cut(label or "?", 2000)},
-                    "element": {
-                        "type": "plain_text_input",
-                        "action_id": "answer",
-                        "max_length": 500,
-                    },
-                }
-            ],
+            "blocks": inputs,
         }
         body = json.dumps({"trigger_id": trigger_id, "view": view}, ensure_ascii=False)
         try:

@@ -33,6 +33,7 @@ MAX_FIELD = 2000
 MAX_FIELDS = 10
 MAX_BUTTONS = 25
 MAX_BUTTON_TEXT = 75
+FORM_LABEL = 300  # a form field's label in a button's value: five fit its 2000 characters
 MAX_TEXT = 3000
 MAX_ALT_TEXT = 1000  # files.getUploadURLExternal alt_txt
 MAX_FILE_TITLE = 250
@@ -207,7 +208,17 @@ def blocks(reply: Reply, style: SlackStyle) -> list[dict[str, Any]]:
 def button(b: Button) -> dict[str, Any]:
     """A button's value is the command it runs; one that asks for a text first
     carries the form's title and label too (and its action id says so)."""
-    if b.asks is None:
+    if b.form:
+        action_id = f"tb:ask:{b.action_id}"
+        value = json.dumps(
+            {
+                "command": cut(b.command, 200, ""),
+                "title": cut(plain(b.label), 24),
+                "fields": [[key, cut(plain(label), FORM_LABEL)] for key, label in b.form],
+            },
+            ensure_ascii=False,
+        )
+    elif b.asks is None:
         action_id, value = f"tb:{b.action_id}", b.command
     else:
         action_id = f"tb:ask:{b.action_id}"
