@@ -375,3 +375,33 @@ async def test_skip_today_pressed_in_a_reminder_dm_counts_in_the_asking_channel(
     assert "counted away" in skipped.json()["text"], skipped.json()["text"]
     status = await slack.slash("/standup", "status")
     assert "Away (1)" in json.dumps(status.json()), status.json()
+
+
+async def test_slack_dm_standup_asks_the_teams_own_questions_in_order(
+    slack: Harness, db: Database, clock: Clock
+) -> None:
+    """DM mode with three questions of the team's own (the last the blocker question): they
+    are asked one at a time, as written, and the answers are stored as the team's answers,
+    the blocker's also as the report's blocker."""
+    clock.now = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    await slack.slash("/standup", "config time:09:30 tz:Asia/Shanghai cutoff:12:00 mode:dm")
+    await slack.slash(
+        "/standup", 'questions set "What did you ship?" | "What is next?" | !"Blocked by?"'
+    )
+    await slack.slash("/task", "add Ship the docs @me", user="W222")
+    engine = engine_with(slack.slack, clock)
+    slack.fake.calls.clear()
+    clock.now = datetime(2026, 11, 24, 0, 30, tzinfo=UTC)  # 09:30 in Tokyo
+    await engine.run_due()
+    assert posts(slack.fake) == [("W222", "What did you ship?")]
+    asked = []
+    for n, answer in enumerate(["the parser", "the docs", "waiting for CI"], start=1):
+        slack.fake.calls.clear()
+        await slack.event(dm_event("W222", answer, n=n))
+        asked.append(posts(slack.fake)[0][1])
+    assert asked[:2] == ["What is next?", "Blocked by?"]
+    with Session(db.engine) as session:
+        [report] = session.exec(select(StandupReport)).all()
+        assert (report.answers, report.blockers) == (
+            ["the parser", "the docs", "waiting for CI"], "waiting for CI",
+        )  # fmt: skip
