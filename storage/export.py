@@ -8,6 +8,7 @@ anonymous retro's notes have no author (none is stored).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -244,12 +245,14 @@ def tables(session: Session, *, project: ProjectInfo) -> list[Table]:
         ),
         Table(
             "standups",
-            ("day", "channel", "member", "yesterday", "today", "blockers", "created_at",
-             "updated_at"),
+            ("day", "channel", "member", "yesterday", "today", "blockers", "answers",
+             "created_at", "updated_at"),
             [
                 (report.day, binding.name or binding.channel_id, names.get(report.member_id),
-                 report.yesterday, report.today, report.blockers, report.created_at,
-                 report.updated_at)
+                 report.yesterday, report.today, report.blockers,
+                 # The answers to a team's own questions, in their order, as a JSON list.
+                 json.dumps(report.answers, ensure_ascii=False) if report.answers else "",
+                 report.created_at, report.updated_at)
                 for report, binding in reports
             ],
         ),

@@ -55,8 +55,8 @@ CSV = {
     "Beta,2026-12-20,open,1,1,2026-11-23 17:14:00,\r\n",
     "raci.csv": "task,role,member\r\n"
     "T-1,R,ana\r\nT-1,A,mei\r\nT-1,C,li\r\nT-1,I,zoe\r\nT-4,R,li\r\nT-4,A,mei\r\n",
-    "standups.csv": "day,channel,member,yesterday,today,blockers,created_at,updated_at\r\n"
-    "2026-11-23,发布,ana,写了需求,评审,等待接口文档,2026-11-23 18:03:00,2026-11-23 18:03:00\r\n",
+    "standups.csv": "day,channel,member,yesterday,today,blockers,answers,created_at,updated_at\r\n"
+    "2026-11-23,发布,ana,写了需求,评审,等待接口文档,,2026-11-23 18:03:00,2026-11-23 18:03:00\r\n",
     "retros.csv": "retro,title,status,anonymous,facilitator,created_at,closed_at\r\n"
     "1,第一次回顾,closed,false,mei,2026-11-23 18:17:00,2026-11-23 18:45:00\r\n"
     "2,匿名回顾,open,true,mei,2026-11-23 18:52:00,\r\n",
@@ -111,7 +111,8 @@ JSON = {
     ],
     "standups": [
         {"day": "2026-11-23", "channel": "发布", "member": "ana", "yesterday": "写了需求",
-         "today": "评审", "blockers": "等待接口文档", "created_at": "2026-11-23T10:03:00Z",
+         "today": "评审", "blockers": "等待接口文档", "answers": "",
+         "created_at": "2026-11-23T10:03:00Z",
          "updated_at": "2026-11-23T10:03:00Z"},
     ],
     "retros": [
@@ -235,3 +236,15 @@ def test_the_cli_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("teambot export: the database schema is at nothing, not ")
     assert done.stderr.endswith(": run `teambot db upgrade` first\n")
+
+
+def test_the_answers_to_a_teams_own_questions_are_exported(chat: Chat, tmp_path: Path) -> None:
+    """A report to the team's own questions carries its answers, in order, as a JSON list."""
+    chat.say("mei", "/standup config time:08:30 cutoff:23:30")
+    chat.say("mei", '/standup questions set "Shipped?" | "Next?" | !"Blocked by?"')
+    chat.say("ana", "/standup 1: the parser 3: waiting, for CI")
+    [(info, tables)] = read(chat.db)
+    [path] = write_project(info, tables, fmt="json", out=tmp_path)
+    [report] = json.loads(path.read_text(encoding="utf-8"))["standups"]
+    assert json.loads(report["answers"]) == ["the parser", "", "waiting, for CI"]
+    assert report["blockers"] == "waiting, for CI"
