@@ -43,6 +43,7 @@ STATE_ERRORS = frozenset(
         "standup_unknown_report",
         "standup_no_question",
         "standup_later_too_late",
+        "standup_later_answered",
         "away_none_on",
         "away_past",
         "away_past_cancel",

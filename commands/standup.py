@@ -607,9 +607,12 @@ def _cancel_away(ctx: Ctx, words: list[str]) -> Reply:
 def snooze(session: Session, *, config: StandupConfig, member_id: int, now: datetime) -> datetime:
     """ "Later": the member is asked again by DM `SNOOZE` from now (the clock's `LATER`
     kind in commands/standup_posts.py). Refused on a day without standup, once the
-    cutoff is past, or when the new ask would come at or after it. Returns when."""
+    cutoff is past, when the new ask would come at or after it, or when the member has
+    answered already (nothing would be asked). Returns when."""
     assert config.id is not None
     day = _open_day(config, now)
+    if store.report_of(session, config_id=config.id, member_id=member_id, day=day) is not None:
+        raise CommandError("standup_later_answered", day=day)
     due = now + SNOOZE
     cutoff = datetime.combine(day, config.cutoff, ZoneInfo(config.timezone))
     if due >= cutoff:

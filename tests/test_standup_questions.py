@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from commands.i18n import Catalog
 from commands.standup import participation
+from commands.types import Tone
 from schedules.engine import Engine
 from storage.db import Database
 from storage.models import StandupConfig, StandupReport
@@ -244,6 +245,13 @@ async def test_later_asks_again_by_dm_once_in_30_minutes_and_not_after_the_cutof
     at(clock, "2026-11-24T10:05:00+08:00")
     refused = chat.say("ana", "/standup later")
     assert refused.title.plain().startswith("The standup closes at 10:30, within 30 minutes")
+    # ben has answered: there is nothing to ask him later, and he is told so.
+    answered = chat.say("ben", "/standup later")
+    assert (answered.tone, answered.title.plain()) == (
+        Tone.ERROR,
+        "You have answered the standup of 2026-11-24 (Tue) already: there is nothing to ask"
+        " you later. To change your answer, answer again.",
+    )
 
 
 async def test_skip_counts_as_away_in_the_summary_and_participation(
