@@ -49,7 +49,7 @@ from commands.standup import (
     syntax,
     team_on,
 )
-from commands.standup_questions import answers_of, questions_of
+from commands.standup_questions import Question, answers_of, questions_of
 from commands.types import Button, Mention, Post, Reply, Rich, Tone, Visibility
 from storage import standup as store
 from storage.enums import Role
@@ -415,20 +415,24 @@ def _laters(session: Session, building: Building, due: Sequence[Due]) -> list[li
 
 def _prompts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
     """Every due prompt at once: one query for every channel's place, and one rendering
-    per wording (the same prompt goes to every channel of a locale)."""
+    per wording (the same prompt goes to every channel of a locale, cutoff and questions)."""
     places = places_of(
         session,
         config_ids=[d.occurrence.ref for d in due],
         default_locale=building.default_locale,
     )
-    memo: dict[tuple[str, date, time, bool], Post] = {}
+    memo: dict[tuple[str, date, time, bool, tuple[Question, ...]], Post] = {}
     out: list[list[Post]] = []
     for d in due:
         place = places.get(d.occurrence.ref)
         if place is None:
             out.append([])
             continue
-        wording = (place.locale, d.occurrence.day, place.config.cutoff, d.late)
+        # The questions are part of the wording: channels may ask their own.
+        wording = (
+            place.locale, d.occurrence.day, place.config.cutoff, d.late,
+            questions_of(place.config),
+        )  # fmt: skip
         if wording not in memo:
             memo[wording] = prompt_post(building.catalog, place, day=d.occurrence.day, late=d.late)
         reply = memo[wording].reply

@@ -282,3 +282,19 @@ async def test_skip_counts_as_away_in_the_summary_and_participation(
         assert (
             participation(session, project_id=project_id, first=DAY, last=DAY, now=clock.now) == 1.0
         )
+
+
+async def test_each_channels_prompt_lists_its_own_questions_in_one_round(
+    chat: Chat, engine: Engine, outbox: Outbox, clock: Clock
+) -> None:
+    """Two channels whose prompts fall due in the same minute, in the same language, with
+    different questions: each prompt lists its own (the fan-out renders a prompt once per
+    wording, and the questions are part of the wording)."""
+    at(clock, "2026-11-24T08:00:00+08:00")
+    for channel, question in (("alpha", "What did alpha ship?"), ("beta", "What did beta ship?")):
+        chat.say("mei", CONFIG, channel=channel)
+        chat.say("mei", f'/standup questions set "{question}" | !"Blocked by?"', channel=channel)
+    await engine.run_due(at(clock, "2026-11-24T09:30:00+08:00"))
+    prompts = {p.channel_id: p.reply.text() for p in outbox.take()}
+    assert "What did alpha ship?" in prompts["alpha"] and "beta" not in prompts["alpha"]
+    assert "What did beta ship?" in prompts["beta"] and "alpha" not in prompts["beta"]
