@@ -20,8 +20,9 @@ from commands.context import Ctx
 from commands.errors import CommandError
 from commands.parsing import split_options
 from commands.registry import Args, CommandSpec
-from commands.standup import team_on
-from commands.types import Reply
+from commands.standup import has_blocker, label_of, team_on
+from commands.standup_questions import answers_of, questions_of
+from commands.types import Reply, Rich
 from storage import standup as store
 from storage.models import StandupConfig, StandupReport
 
@@ -102,17 +103,27 @@ def history(ctx: Ctx, args: Args) -> Reply:
     mine = days_of(ctx, config, days).get(who.id, [])
     return Reply(
         title=ctx.t("standup.history_title", who=ctx.mention(who), days=days, count=len(mine)),
-        items=tuple(
-            ctx.t(
-                "standup.history_day",
-                day=d.day,
-                state=d.state,
-                yesterday=d.report.yesterday if d.report else "",
-                today=d.report.today if d.report else "",
-                blockers=d.report.blockers if d.report else "",
-            )
-            for d in mine
-        ),
+        items=tuple(_day_line(ctx, config, d) for d in mine),
+    )
+
+
+def _day_line(ctx: Ctx, config: StandupConfig, d: Day) -> Rich:
+    """One day of a person: their answers as the summary shows them (the team's own
+    questions by their words), or away, or missed."""
+    questions = questions_of(config)
+    if d.report is not None and any(q.own for q in questions):
+        answers = [
+            (label_of(ctx.catalog, ctx.locale, q), text, q.blocker and has_blocker(text))
+            for q, text in zip(questions, answers_of(d.report, questions), strict=True)
+        ]
+        return ctx.t("standup.history_answers", day=d.day, answers=answers)
+    return ctx.t(
+        "standup.history_day",
+        day=d.day,
+        state=d.state,
+        yesterday=d.report.yesterday if d.report else "",
+        today=d.report.today if d.report else "",
+        blockers=d.report.blockers if d.report else "",
     )
 
 

@@ -298,3 +298,19 @@ async def test_each_channels_prompt_lists_its_own_questions_in_one_round(
     prompts = {p.channel_id: p.reply.text() for p in outbox.take()}
     assert "What did alpha ship?" in prompts["alpha"] and "beta" not in prompts["alpha"]
     assert "What did beta ship?" in prompts["beta"] and "alpha" not in prompts["beta"]
+
+
+def test_history_shows_the_answers_to_the_teams_own_questions(chat: Chat, clock: Clock) -> None:
+    """`/standup history` of a standup with its own questions shows each answer beside its
+    question (not empty yesterday/today columns)."""
+    _team(chat, clock)
+    chat.say("mei", OWN)
+    chat.say("mei", "/standup members add @ana")
+    at(clock, "2026-11-24T09:40:00+08:00")
+    chat.say("ana", "/standup 1: the parser 3: waiting for T-1")
+    at(clock, "2026-11-24T11:00:00+08:00")  # after the cutoff: the day counts
+    [line] = [i.plain() for i in chat.say("ana", "/standup history days:1").items]
+    assert line == (
+        "2026-11-24 (Tue): What did you ship?: the parser · What is next?: — · "
+        "⚠ Blocked by?: waiting for T-1"
+    )
