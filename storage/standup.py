@@ -426,6 +426,22 @@ def snoozes_of(session: Session, *, config_id: int, member_id: int, day: date) -
     )
 
 
+def snooze_pending(
+    session: Session, *, config_id: int, member_id: int, day: date, now: datetime
+) -> StandupSnooze | None:
+    """The member's "later" of the day that is still to come, if any."""
+    return session.exec(
+        select(StandupSnooze)
+        .where(
+            StandupSnooze.config_id == config_id,
+            StandupSnooze.member_id == member_id,
+            StandupSnooze.day == day,
+            col(StandupSnooze.due) > now,
+        )
+        .order_by(col(StandupSnooze.due).desc())
+    ).first()
+
+
 def snoozes_due(
     session: Session, *, start: datetime, end: datetime
 ) -> list[tuple[StandupSnooze, int]]:
