@@ -615,15 +615,15 @@ def snooze(session: Session, *, config: StandupConfig, member_id: int, now: date
     day = _open_day(config, now)
     if store.report_of(session, config_id=config.id, member_id=member_id, day=day) is not None:
         raise CommandError("standup_later_answered", day=day)
+    due = now + SNOOZE
+    cutoff = datetime.combine(day, config.cutoff, ZoneInfo(config.timezone))
+    if due >= cutoff:
+        raise CommandError("standup_later_too_late", cutoff=config.cutoff.strftime("%H:%M"))
     pending = store.snooze_pending(
         session, config_id=config.id, member_id=member_id, day=day, now=now
     )
     if pending is not None:
         return pending.due
-    due = now + SNOOZE
-    cutoff = datetime.combine(day, config.cutoff, ZoneInfo(config.timezone))
-    if due >= cutoff:
-        raise CommandError("standup_later_too_late", cutoff=config.cutoff.strftime("%H:%M"))
     number = store.snoozes_of(session, config_id=config.id, member_id=member_id, day=day) + 1
     session.add(
         StandupSnooze(
