@@ -7,7 +7,8 @@ members (`bot.hub.ListsMembers`: Slack, Feishu) and stores the list
 (commands/standup_roster.py), which replaces the one before and keeps what the team
 chose with `/standup members add|remove`. A platform that refuses or fails is asked
 again after `RETRY_AFTER`, and the roster kept meanwhile is the last one fetched.
-Several replicas may each refresh the same standup: the list stored is the same.
+Several replicas may each refresh the same standup at once: they queue on the standup's
+row (`storage.standup.store_listed`) and the list stored is the same.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.hub import DeliveryError, Hub, ListsMembers, MemberRef
+from commands.router import RACE_ATTEMPTS, lost_race
 from commands.standup_roster import store_platform_list
 from storage import standup as store
 from storage.db import Database
@@ -89,6 +93,20 @@ class RosterKeeper:
             return store.stale_rosters(session, platforms=platforms, before=now - REFRESH_EVERY)
 
     def _store(
+        self, config_id: int, workspace_id: int, people: list[MemberRef], now: datetime
+    ) -> None:
+        """Store one list; a transaction that lost a race to another replica (a deadlock
+        on members both update, a person both create) is run again, as commands are."""
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                self._store_once(config_id, workspace_id, people, now)
+                return
+            except DBAPIError as err:
+                if not lost_race(err) or attempt == RACE_ATTEMPTS:
+                    raise
+                log.info("roster of config %s lost a race (attempt %d): again", config_id, attempt)
+
+    def _store_once(
         self, config_id: int, workspace_id: int, people: list[MemberRef], now: datetime
     ) -> None:
         with self.db.transaction() as session:

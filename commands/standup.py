@@ -608,7 +608,9 @@ def snooze(session: Session, *, config: StandupConfig, member_id: int, now: date
     """ "Later": the member is asked again by DM `SNOOZE` from now (the clock's `LATER`
     kind in commands/standup_posts.py). Refused on a day without standup, once the
     cutoff is past, when the new ask would come at or after it, or when the member has
-    answered already (nothing would be asked). Returns when."""
+    answered already (nothing would be asked). While an earlier "later" is still to come
+    (a double click, a retried press) that one stands: the member is asked again once.
+    The caller holds the standup's row. Returns when."""
     assert config.id is not None
     day = _open_day(config, now)
     if store.report_of(session, config_id=config.id, member_id=member_id, day=day) is not None:
@@ -617,6 +619,11 @@ def snooze(session: Session, *, config: StandupConfig, member_id: int, now: date
     cutoff = datetime.combine(day, config.cutoff, ZoneInfo(config.timezone))
     if due >= cutoff:
         raise CommandError("standup_later_too_late", cutoff=config.cutoff.strftime("%H:%M"))
+    pending = store.snooze_pending(
+        session, config_id=config.id, member_id=member_id, day=day, now=now
+    )
+    if pending is not None:
+        return pending.due
     number = store.snoozes_of(session, config_id=config.id, member_id=member_id, day=day) + 1
     session.add(
         StandupSnooze(

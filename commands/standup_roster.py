@@ -129,6 +129,7 @@ def members(ctx: Ctx, args: Args) -> Reply:
     if len(words) < 2:
         raise CommandError("standup_members_whom")
     authorize(Permission.ADMIN, member_id=ctx.member_id, is_admin=ctx.is_admin)
+    store.lock_config(ctx.session, config_id=config.id)
     choice = ADDED if verb in _ADD else REMOVED
     chosen = list(dict.fromkeys(ctx.resolve_person(w).id for w in words[1:]))
     for member_id in chosen:

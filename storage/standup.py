@@ -227,7 +227,9 @@ def store_listed(
     session: Session, *, config_id: int, platform: str, member_ids: Sequence[int], at: datetime
 ) -> None:
     """The platform's list, fetched at `at`, replaces the one before; what the team chose
-    by command stays."""
+    by command stays. The standup's row is held first: two replicas refreshing it at once,
+    or a refresh and `/standup members add|remove`, queue instead of inserting one row twice."""
+    lock_config(session, config_id=config_id)
     fetched = session.get(StandupRoster, config_id)
     if fetched is None:
         fetched = StandupRoster(config_id=config_id, platform=platform, refreshed_at=at)
@@ -247,8 +249,16 @@ def store_listed(
     session.flush()
 
 
+def lock_config(session: Session, *, config_id: int) -> None:
+    """Hold a standup's row until the transaction ends (its roster's writers queue on it)."""
+    session.exec(
+        select(StandupConfig.id).where(col(StandupConfig.id) == config_id).with_for_update()
+    ).one()
+
+
 def choose(session: Session, *, config_id: int, member_id: int, choice: str, at: datetime) -> None:
-    """Record `/standup members add|remove` for one member ("added" or "removed")."""
+    """Record `/standup members add|remove` for one member ("added" or "removed"); the
+    caller holds the standup's row (`lock_config`)."""
     row = session.get(StandupRosterMember, (config_id, member_id))
     if row is None:
         row = StandupRosterMember(config_id=config_id, member_id=member_id)
@@ -414,6 +424,22 @@ def snoozes_of(session: Session, *, config_id: int, member_id: int, day: date) -
             )
         ).all()
     )
+
+
+def snooze_pending(
+    session: Session, *, config_id: int, member_id: int, day: date, now: datetime
+) -> StandupSnooze | None:
+    """The member's "later" of the day that is still to come, if any."""
+    return session.exec(
+        select(StandupSnooze)
+        .where(
+            StandupSnooze.config_id == config_id,
+            StandupSnooze.member_id == member_id,
+            StandupSnooze.day == day,
+            col(StandupSnooze.due) > now,
+        )
+        .order_by(col(StandupSnooze.due).desc())
+    ).first()
 
 
 def snoozes_due(

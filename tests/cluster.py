@@ -151,6 +151,10 @@ class Cluster:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self._post(body, "application/x-www-form-urlencoded")
 
+    def post_event(self, body: bytes) -> Answer:
+        """A signed Events API delivery (`event_callback` JSON)."""
+        return self._post(body, "application/json")
+
     def at_once(self, jobs: Iterable[Callable[[], T]]) -> list[T]:
         """Run every job in its own thread, released together by a barrier."""
         todo = list(jobs)
