@@ -179,7 +179,8 @@ async def test_slack_own_questions_prompt_form_and_later_button(
 ) -> None:
     """With the team's questions the Slack prompt lists them; its form has one input per
     question and its submission stores the answers by question, the blocker one also as
-    the blocker; the Later button (pressed in the channel) is acknowledged to the presser."""
+    the blocker; the Later button (pressed in the channel by someone yet to answer) is
+    acknowledged to the presser."""
     clock.now = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     await slack.slash("/standup", "config time:09:30 tz:UTC cutoff:10:30")
     saved = await slack.slash("/standup", OWN)
@@ -219,7 +220,7 @@ async def test_slack_own_questions_prompt_form_and_later_button(
         assert report.blockers == "review of T-2"
     slack.fake.calls.clear()
     press = fixture_json("slack_block_actions.json")
-    press["user"]["id"] = "W111"
+    press["user"]["id"] = "W222"  # someone who has not answered yet
     press["container"].update({"message_ts": "111.222", "is_ephemeral": False})
     press["actions"][0].update(
         {"action_id": later["action_id"], "value": later["value"], "action_ts": "6.1"}
