@@ -15,14 +15,19 @@ once and fans the posts out; the clockwork (schedules/clockwork.py) only asks th
 wake. An occurrence's `key` (`standup:12:prompt`, `digest:3`, `milestone:7:d3`,
 `nudges:2`), with its day, is what the database's claims are keyed by: a kind must never
 change the key of an existing schedule, or claims already stored stop deduplicating.
+
+Both ask every kind within `one_reading(session)`: kinds that plan from the same rows (the
+standup's prompt, DM prompt, reminder and summary) read them once a round through
+`shared`, as one query did before the kinds were separate entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -112,6 +117,36 @@ class ScheduleKind:
     wakes: Wakes
     posts: Builds
     batched: bool = False
+
+
+T = TypeVar("T")
+_READING = "teambot.schedule.reading"  # the key of a reading's memo in Session.info
+
+
+@contextmanager
+def one_reading(session: Session) -> Iterator[None]:
+    """While every kind plans one round, or says when to wake, in `session`: what several
+    kinds read (every enabled standup's times, say: four standup kinds plan from them) is
+    read once and kept, through `shared`, until the block ends. Nested readings share the
+    outer one's memo."""
+    if _READING in session.info:
+        yield
+        return
+    session.info[_READING] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_READING, None)
+
+
+def shared(session: Session, key: Hashable, read: Callable[[], T]) -> T:
+    """`read()`, once per `key` within a reading (`one_reading`); outside one, every time."""
+    memo: dict[Hashable, Any] | None = session.info.get(_READING)
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return cast(T, memo[key])
 
 
 def local(day: date, at: time, tz: ZoneInfo) -> datetime:

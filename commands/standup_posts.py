@@ -38,6 +38,7 @@ from commands.schedule import (
     Wake,
     end_of_day,
     local,
+    shared,
 )
 from commands.standup import (
     BLOCKER_BUTTONS,
@@ -113,10 +114,33 @@ def _times(
     return tuple(out)
 
 
+_Row = tuple[int, time, time, str, str, str, datetime, int, str]
+_PARTS = ("prompt", "reminder", "summary")
+
+
+def _enabled(session: Session) -> list[_Row]:
+    """Every enabled standup's times (`store.enabled_times`), read once per reading: the
+    prompt, DM prompt, reminder and summary kinds all plan, and wake, from them."""
+    return shared(session, "standup.enabled_times", lambda: store.enabled_times(session))
+
+
 def _occurrences(
     part: str, session: Session, *, start: datetime, end: datetime, scope: Scope | None
 ) -> list[Occurrence]:
-    out = []
+    every = shared(
+        session,
+        ("standup.occurrences", start, end, scope),
+        lambda: _all_occurrences(session, start=start, end=end, scope=scope),
+    )
+    return every[part]
+
+
+def _all_occurrences(
+    session: Session, *, start: datetime, end: datetime, scope: Scope | None
+) -> dict[str, list[Occurrence]]:
+    """The prompt, reminder and summary occurrences of every enabled standup, in one pass
+    over them: by part, each in the order of its standups and days."""
+    out: dict[str, list[Occurrence]] = {part: [] for part in _PARTS}
     for (
         config_id,
         at,
@@ -127,31 +151,32 @@ def _occurrences(
         updated_at,
         binding,
         mode,
-    ) in store.enabled_times(session):
+    ) in _enabled(session):
         if scope is not None and binding not in scope.bindings:
             continue
-        if part == "prompt" and mode == "dm":
-            continue  # asked one to one instead: DM_PROMPT
         tz = ZoneInfo(zone)
         first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
         # A schedule counts from when it was set: nothing is "missed" before that.
-        out += [
-            Occurrence("standup_" + part, f"standup:{config_id}:{part}", config_id, day, due, until)
-            for kind, day, due, until in _times(
-                _Shape(at, cutoff, zone, days, calendar), first, last
-            )
-            if kind == part and start < due <= end and due >= updated_at
-        ]
+        for part, day, due, until in _times(_Shape(at, cutoff, zone, days, calendar), first, last):
+            if part == "prompt" and mode == "dm":
+                continue  # asked one to one instead: DM_PROMPT
+            if start < due <= end and due >= updated_at:
+                key = f"standup:{config_id}:{part}"
+                out[part].append(Occurrence("standup_" + part, key, config_id, day, due, until))
     return out
 
 
 def _wakes(part: str, session: Session) -> dict[str, Wake]:
-    out = {}
-    for config_id, at, cutoff, zone, *_, mode in store.enabled_times(session):
-        if part == "prompt" and mode == "dm":
-            continue
-        when = {"prompt": at, "reminder": reminder_time(at, cutoff), "summary": cutoff}[part]
-        out[f"standup:{config_id}:{part}"] = Wake(when, zone)
+    return shared(session, "standup.wakes", lambda: _all_wakes(session))[part]
+
+
+def _all_wakes(session: Session) -> dict[str, dict[str, Wake]]:
+    out: dict[str, dict[str, Wake]] = {part: {} for part in _PARTS}
+    for config_id, at, cutoff, zone, *_, mode in _enabled(session):
+        if mode != "dm":
+            out["prompt"][f"standup:{config_id}:prompt"] = Wake(at, zone)
+        out["reminder"][f"standup:{config_id}:reminder"] = Wake(reminder_time(at, cutoff), zone)
+        out["summary"][f"standup:{config_id}:summary"] = Wake(cutoff, zone)
     return out
 
 
@@ -525,7 +550,7 @@ def _dm_occurrences(
         updated_at,
         binding,
         mode,
-    ) in store.enabled_times(session):
+    ) in _enabled(session):
         if mode != "dm" or (scope is not None and binding not in scope.bindings):
             continue
         config = session.get(StandupConfig, config_id)
@@ -569,7 +594,7 @@ def _dm_wakes(session: Session) -> dict[str, Wake]:
     standup's own): `standup:<config>:dm@<zone>`. Snoozed questions are asked by the
     clock's regular rounds."""
     out = {}
-    for config_id, at, _cutoff, zone, *_rest, binding, mode in store.enabled_times(session):
+    for config_id, at, _cutoff, zone, *_rest, binding, mode in _enabled(session):
         if mode != "dm":
             continue
         for name in {zone} | store.workspace_zones(session, binding_id=binding):

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from commands.schedule import ScheduleKind, Wake
+from commands.schedule import ScheduleKind, Wake, one_reading
 from schedules.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,12 @@ def job_specs(session: Session, kinds: tuple[ScheduleKind, ...]) -> dict[str, Wa
     """Every kind's wake times by job id. Kinds may share a job (milestone alerts and
     nudges wake once per project: `alerts:<project>`) when they agree on its time."""
     specs: dict[str, Wake] = {}
-    for kind in kinds:
-        for job_id, spec in kind.wakes(session).items():
-            if specs.setdefault(job_id, spec) != spec:  # a mistake in a kind: the first wins
-                log.error("%s wakes %s at %s, another kind at %s", kind.name, job_id, spec,
-                          specs[job_id])  # fmt: skip
+    with one_reading(session):
+        for kind in kinds:
+            for job_id, spec in kind.wakes(session).items():
+                if specs.setdefault(job_id, spec) != spec:  # a mistake in a kind: the first wins
+                    log.error("%s wakes %s at %s, another kind at %s", kind.name, job_id, spec,
+                              specs[job_id])  # fmt: skip
     return specs
 
 

@@ -52,7 +52,7 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
 from commands.i18n import Catalog
-from commands.schedule import Building, Due, Occurrence, ScheduleKind, Scope
+from commands.schedule import Building, Due, Occurrence, ScheduleKind, Scope, one_reading
 from commands.schedule_kinds import KINDS
 from commands.types import Post
 from storage.db import Database
@@ -173,8 +173,9 @@ def plan(
     """Every occurrence of every schedule of every kind (in `scope`, when given) with its
     time in (start, end]."""
     out: list[Occurrence] = []
-    for kind in kinds:
-        out += kind.occurrences(session, start=start, end=end, scope=scope)
+    with one_reading(session):
+        for kind in kinds:
+            out += kind.occurrences(session, start=start, end=end, scope=scope)
     return sorted((o for o in out if start < o.at <= end), key=lambda o: (o.at, o.key))
 
 

@@ -38,6 +38,7 @@ from storage.models import (
     TaskEvent,
     Workspace,
 )
+from storage.types import utcnow
 
 _DONE = case((col(Task.status) == TaskStatus.DONE.value, 1), else_=0)
 _PRIORITY_RANK = {priority.value: rank for priority, rank in PRIORITY_ORDER.items()}
@@ -1004,13 +1005,22 @@ def same_person(session: Session, *, member_id: int, other_id: int) -> bool:
 
 
 def claim_event(session: Session, *, platform: str, event_id: str) -> bool:
-    """Record a platform event id; False if it was handled before."""
-    savepoint = session.begin_nested()
-    try:
-        session.add(ProcessedEvent(platform=platform, event_id=event_id))
-        session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        return False
-    savepoint.commit()
-    return True
+    """Record a platform event id; False if it was handled before. One statement that
+    inserts nothing on a repeat (every command claims its event: a savepoint and the unit
+    of work cost three round trips and ~0.2 ms more)."""
+    bind = session.connection()
+    row = {"platform": platform, "event_id": event_id, "received_at": utcnow()}
+    return bind.execute(_claim_insert(bind.dialect.name), row).first() is not None
+
+
+@cache
+def _claim_insert(dialect: str) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = _table(ProcessedEvent)
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert_(table)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(table.c.id)
+    )
