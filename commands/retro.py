@@ -63,7 +63,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "msg": ("mad", "sad", "glad"),
     "classic": ("well", "improve", "idea"),
 }
-OFFERED = ("ww", "ssc", "4l", "msg")
 DEFAULT_TEMPLATE = "ww"
 TEMPLATE_WORDS = {
     "ww": "ww",
