@@ -16,7 +16,7 @@ cron job of its own: the clock's re-sync round (every 30 seconds) finds it due.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -414,25 +414,30 @@ def _later_wakes(session: Session) -> dict[str, Wake]:
     return {}  # one-offs: the re-sync round finds them (see the module's docstring)
 
 
-def _laters(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
-    out = []
-    for d in due:
-        place = place_of(
-            session, config_id=d.occurrence.ref, default_locale=building.default_locale
-        )
-        out.append(
-            []
-            if place is None
-            else later_post(
-                session,
-                building.catalog,
-                place,
-                member_id=int(d.occurrence.part),
-                day=d.occurrence.day,
-                now=building.now,
+def _per_place(
+    build: Callable[[Session, Building, Place, Due], list[Post]],
+) -> Builds:
+    """A kind's builder that reads each due occurrence's standup (`place_of`) and builds its
+    posts with `build`; nothing for a standup gone since it was planned."""
+
+    def posts(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
+        out = []
+        for d in due:
+            place = place_of(
+                session, config_id=d.occurrence.ref, default_locale=building.default_locale
             )
-        )
-    return out
+            out.append([] if place is None else build(session, building, place, d))
+        return out
+
+    return posts
+
+
+_laters = _per_place(
+    lambda session, b, place, d: later_post(
+        session, b.catalog, place, member_id=int(d.occurrence.part), day=d.occurrence.day,
+        now=b.now,
+    )
+)  # fmt: skip
 
 
 # -- the kinds -----------------------------------------------------------------------------
@@ -467,48 +472,16 @@ def _prompts(session: Session, building: Building, due: Sequence[Due]) -> list[l
     return out
 
 
-def _reminders(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
-    out = []
-    for d in due:
-        place = place_of(
-            session, config_id=d.occurrence.ref, default_locale=building.default_locale
-        )
-        out.append(
-            []
-            if place is None
-            else reminder_posts(
-                session,
-                building.catalog,
-                place,
-                day=d.occurrence.day,
-                now=building.now,
-                late=d.late,
-            )
-        )
-    return out
-
-
-def _summaries(session: Session, building: Building, due: Sequence[Due]) -> list[list[Post]]:
-    out = []
-    for d in due:
-        place = place_of(
-            session, config_id=d.occurrence.ref, default_locale=building.default_locale
-        )
-        out.append(
-            []
-            if place is None
-            else [
-                summary_post(
-                    session,
-                    building.catalog,
-                    place,
-                    day=d.occurrence.day,
-                    now=building.now,
-                    late=d.late,
-                )
-            ]
-        )
-    return out
+_reminders = _per_place(
+    lambda session, b, place, d: reminder_posts(
+        session, b.catalog, place, day=d.occurrence.day, now=b.now, late=d.late
+    )
+)
+_summaries = _per_place(
+    lambda session, b, place, d: [
+        summary_post(session, b.catalog, place, day=d.occurrence.day, now=b.now, late=d.late)
+    ]
+)
 
 
 def _kind(part: str, posts: Builds, *, batched: bool = False) -> ScheduleKind:
